@@ -1,0 +1,416 @@
+"""``RedisCluster``: a ``redis.Redis`` that routes each command by hash slot.
+
+Every command method of redis-py ends in ``execute_command``, so overriding it
+is enough to make them all cluster-aware. The class borrows ``redis.Redis``'s
+own constructor to turn connection keywords (password, ssl_*, timeouts,
+protocol, ...) into connection settings, then opens one pool per node with
+those settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import redis
+from redis.backoff import AbstractBackoff, ExponentialWithJitterBackoff, NoBackoff
+from redis.connection import AbstractConnection, SSLConnection, parse_url
+from redis.exceptions import (
+    AskError,
+    AuthenticationError,
+    AuthorizationError,
+    ClusterDownError,
+    ConnectionError,
+    MovedError,
+    ResponseError,
+    TimeoutError,
+    TryAgainError,
+)
+from redis._parsers.commands import CommandsParser
+from redis.retry import Retry
+
+from .exceptions import (
+    OutcomeUnknownError,
+    PipelineUsageError,
+    TooManyRedirectsError,
+)
+from .executors import SerialExecutor, ThreadedExecutor
+from .pool import NodePool, make_connection_factory
+from .routing import CommandRouter, command_name
+from .startup import StartupNode, parse_startup_nodes
+from .topology import ClusterNode, Topology
+
+logger = logging.getLogger(__name__)
+
+_SERIAL = SerialExecutor()
+
+DEFAULT_RETRY = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=6)
+
+# Connection settings that redis-py ties to one pool or one address; each node
+# pool gets its own host and port instead.
+_POOL_BOUND_KWARGS = (
+    "host",
+    "port",
+    "orig_host_address",
+    "maint_notifications_pool_handler",
+)
+
+
+class _NodeFailure(Exception):
+    """A connection error or timeout on one node, and whether it was mid-command.
+
+    ``sent`` is true when the command may have reached the server.
+    """
+
+    def __init__(self, node: ClusterNode, error: Exception, sent: bool) -> None:
+        super().__init__(str(error))
+        self.node = node
+        self.error = error
+        self.sent = sent
+
+
+def _retry_budget(retry: Retry) -> tuple[int, AbstractBackoff]:
+    # redis-py offers get_retries() from 5.1 on and no getter for the backoff.
+    retries = getattr(retry, "get_retries", lambda: retry._retries)()
+    return int(retries), retry._backoff
+
+
+class RedisCluster(redis.Redis):
+    """A Redis Cluster client with the full command API of ``redis.Redis``.
+
+    Give the cluster's address as ``startup_nodes=[{"host": ..., "port": ...}]``
+    or as ``host``/``port``; the client reads the rest of the layout itself.
+    Every connection keyword of ``redis.Redis`` applies to every node.
+    """
+
+    def __init__(
+        self,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        startup_nodes: Optional[Sequence[StartupNode]] = None,
+        *,
+        pipeline_use_threads: bool = True,
+        pipeline_max_workers: Optional[int] = None,
+        retry: Optional[Retry] = None,
+        max_connections: Optional[int] = None,
+        pool_timeout: float = 5.0,
+        skip_full_coverage_check: bool = False,
+        reinitialize_steps: int = 5,
+        max_redirects: int = 16,
+        **kwargs: Any,
+    ) -> None:
+        nodes = parse_startup_nodes(startup_nodes, host, port)
+        _check_cluster_kwargs(kwargs)
+        kwargs["retry"] = Retry(NoBackoff(), 0)
+        super().__init__(host=nodes[0][0], port=nodes[0][1], **kwargs)
+
+        self.pipeline_use_threads = bool(pipeline_use_threads)
+        self.pipeline_max_workers = pipeline_max_workers
+        self.retry = retry if retry is not None else DEFAULT_RETRY
+        self.max_redirects = max_redirects
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self._connection_class, self._connection_kwargs = self._node_settings()
+        self._executor: Optional[ThreadedExecutor] = None
+        self._executor_lock = threading.Lock()
+        self._closed = False
+
+        self.topology = Topology(
+            nodes,
+            self._make_pool,
+            skip_full_coverage_check=skip_full_coverage_check,
+            reinitialize_steps=reinitialize_steps,
+        )
+        self.router = CommandRouter(
+            self.get_encoder().encode,
+            lambda: CommandsParser(self),
+            self,
+        )
+        try:
+            self.topology.refresh()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "RedisCluster":
+        """Build a client from a ``redis://`` or ``rediss://`` URL of one node.
+
+        Query arguments and keyword arguments are connection settings, as for
+        ``redis.Redis.from_url``.
+        """
+        options: dict[str, Any] = dict(parse_url(url))
+        if "path" in options:
+            raise ValueError(
+                f"unix socket URL {url!r} cannot address a cluster; use a "
+                f"redis:// or rediss:// URL with host and port"
+            )
+        connection_class = options.pop("connection_class", None)
+        if connection_class is not None and issubclass(
+            connection_class, SSLConnection
+        ):
+            options["ssl"] = True
+        options.update(kwargs)
+        return cls(**options)
+
+    def __repr__(self) -> str:
+        table = self.topology.table
+        return (
+            f"<{type(self).__name__} [{len(table.primary_nodes())} masters, "
+            f"{len(self.topology.nodes())} nodes]>"
+        )
+
+    def _node_settings(self) -> tuple[type[AbstractConnection], dict[str, Any]]:
+        template = self.connection_pool
+        kwargs = {
+            key: value
+            for key, value in template.connection_kwargs.items()
+            if key not in _POOL_BOUND_KWARGS
+        }
+        return template.connection_class, kwargs
+
+    def _make_pool(self, host: str, port: int, replica: bool) -> NodePool:
+        factory = make_connection_factory(
+            self._connection_class, self._connection_kwargs, host, port
+        )
+        return NodePool(
+            f"{host}:{port}",
+            factory,
+            max_connections=self.max_connections,
+            timeout=self.pool_timeout,
+        )
+
+    # Node lookup, with names familiar from redis-py's cluster client.
+
+    def keyslot(self, key: Any) -> int:
+        """Return the hash slot of key, as CLUSTER KEYSLOT computes it."""
+        return self.router.slot_for_key(key)
+
+    def get_nodes(self) -> list[ClusterNode]:
+        """Return every node of the cluster layout."""
+        return list(self.topology.table.nodes)
+
+    def get_primaries(self) -> list[ClusterNode]:
+        """Return every master."""
+        return self.topology.table.primary_nodes()
+
+    def get_replicas(self) -> list[ClusterNode]:
+        """Return every replica."""
+        return [n for n in self.topology.table.nodes if n.role == "replica"]
+
+    def get_node_from_key(self, key: Any) -> ClusterNode:
+        """Return the master that serves key's hash slot."""
+        return self.topology.table.primary_for(self.keyslot(key))
+
+    def get_default_node(self) -> ClusterNode:
+        """Return the master that runs keyless commands."""
+        return self.topology.default_node()
+
+    # Command execution.
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Send one command to the node serving its keys and return the reply.
+
+        MOVED and ASK are followed; TRYAGAIN, CLUSTERDOWN and connection
+        failures before the command was sent are retried with the backoff of
+        the client's ``retry``. A connection failure after the command was sent
+        raises ``OutcomeUnknownError`` unless the command is read-only.
+        """
+        slot = self.router.slot(args)
+        return self._run_command(args, options, slot)
+
+    def _node_for(self, slot: Optional[int]) -> ClusterNode:
+        if slot is None:
+            return self.topology.default_node()
+        return self.topology.table.primary_for(slot)
+
+    def _run_command(
+        self, args: tuple[Any, ...], options: dict[str, Any], slot: Optional[int]
+    ) -> Any:
+        retries, backoff = self.retry_budget()
+        failures = 0
+        redirects = 0
+        ask_node: Optional[ClusterNode] = None
+        while True:
+            generation = self.topology.generation
+            node = ask_node or self._node_for(slot)
+            try:
+                return self._send(node, args, options, asking=ask_node is not None)
+            except (AskError, MovedError) as exc:
+                redirects += 1
+                self._check_redirects(redirects, args, exc)
+                ask_node = self._follow_redirect(node, exc)
+                continue
+            except (TryAgainError, ClusterDownError) as exc:
+                error: Exception = exc
+                retry_node = node
+            except _NodeFailure as failure:
+                if failure.sent and not self.router.is_read_only(args):
+                    raise OutcomeUnknownError(
+                        f"{command_name(args)} was sent to {node.name}, then "
+                        f"the connection failed ({failure.error}); the server "
+                        f"may or may not have run it, so it was not sent again"
+                    ) from failure.error
+                error, retry_node = failure.error, failure.node
+            ask_node = None
+            failures += 1
+            if failures > retries:
+                raise error
+            self._before_retry(retry_node, error, failures, generation)
+            time.sleep(backoff.compute(failures))
+
+    def _check_redirects(
+        self, redirects: int, args: tuple[Any, ...], exc: AskError
+    ) -> None:
+        if redirects > self.max_redirects:
+            raise TooManyRedirectsError(
+                f"{command_name(args)} was redirected {redirects} times, last "
+                f"by {exc}; the cluster is resharding or misconfigured, or "
+                f"raise max_redirects"
+            ) from exc
+
+    def _follow_redirect(
+        self, node: ClusterNode, exc: AskError
+    ) -> Optional[ClusterNode]:
+        """Apply a MOVED or ASK reply; return the ASK target, None for MOVED."""
+        host = exc.host or node.host
+        if isinstance(exc, MovedError):
+            logger.debug(
+                "MOVED slot %d from %s to %s:%s", exc.slot_id, node.name, host, exc.port
+            )
+            self.topology.record_moved(exc.slot_id, host, exc.port)
+            return None
+        logger.debug(
+            "ASK slot %d from %s to %s:%s", exc.slot_id, node.name, host, exc.port
+        )
+        return self.topology.node(host, exc.port)
+
+    def _before_retry(
+        self, node: ClusterNode, error: Exception, failures: int, generation: int
+    ) -> None:
+        logger.warning(
+            "retrying after %s on %s (attempt %d): %s",
+            type(error).__name__, node.name, failures, error,
+        )
+        if isinstance(error, TryAgainError):
+            return
+        try:
+            self.topology.refresh(seen_generation=generation)
+        except (ConnectionError, TimeoutError, ResponseError) as exc:
+            logger.warning("cluster layout refresh failed: %s", exc)
+
+    def _send(
+        self,
+        node: ClusterNode,
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+        asking: bool = False,
+    ) -> Any:
+        try:
+            connection = node.pool.acquire()
+        except (AuthenticationError, AuthorizationError):
+            raise
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            raise _NodeFailure(node, exc, sent=False) from exc
+
+        sent = False
+        try:
+            if asking:
+                connection.send_packed_command(
+                    connection.pack_commands([("ASKING",), args])
+                )
+            else:
+                connection.send_command(*args)
+            sent = True
+            if asking:
+                connection.read_response()
+            response = self.parse_response(connection, args[0], **options)
+        except ResponseError:
+            node.pool.release(connection)
+            raise
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            node.pool.discard(connection)
+            raise _NodeFailure(node, exc, sent=sent) from exc
+        except BaseException:
+            node.pool.discard(connection)
+            raise
+        node.pool.release(connection)
+        return response
+
+    def retry_budget(self) -> tuple[int, AbstractBackoff]:
+        """Return the retry count and backoff of the client's ``retry``."""
+        return _retry_budget(self.retry)
+
+    def executor(self, use_threads: bool) -> "SerialExecutor | ThreadedExecutor":
+        """Return the executor for pipelines with or without worker threads."""
+        if not use_threads:
+            return _SERIAL
+        executor = self._executor
+        if executor is None:
+            with self._executor_lock:
+                if self._closed:
+                    raise PipelineUsageError(
+                        "the client is closed; create a new RedisCluster"
+                    )
+                if self._executor is None:
+                    self._executor = ThreadedExecutor(self.pipeline_max_workers)
+                executor = self._executor
+        return executor
+
+    # Life cycle.
+
+    def pipeline(
+        self,
+        transaction: bool = False,
+        shard_hint: Any = None,
+        use_threads: Optional[bool] = None,
+    ) -> Any:
+        """Return a ClusterPipeline that batches commands per node.
+
+        ``use_threads=None`` takes the client's ``pipeline_use_threads``; an
+        explicit value always wins, and is fixed for the pipeline's life.
+        """
+        from .pipeline import ClusterPipeline
+
+        return ClusterPipeline(self, transaction=transaction, use_threads=use_threads)
+
+    def close(self) -> None:
+        """Close every node connection and stop the pipeline workers."""
+        lock = getattr(self, "_executor_lock", None)
+        if lock is None:
+            return  # __init__ failed before anything was opened
+        with lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown()
+        topology = getattr(self, "topology", None)
+        if topology is not None:
+            topology.close()
+        super().close()
+
+
+def _check_cluster_kwargs(kwargs: Mapping[str, Any]) -> None:
+    """Reject redis.Redis settings that have no meaning in a cluster."""
+    db = kwargs.get("db", 0)
+    if db not in (0, "0", None):
+        raise ValueError(
+            f"db={db!r} is not available: Redis Cluster has only database 0; "
+            f"drop the db argument or use key prefixes"
+        )
+    if kwargs.get("single_connection_client"):
+        raise ValueError(
+            "single_connection_client=True cannot work with a cluster, which "
+            "needs a connection per node; drop the argument"
+        )
+    for name in ("connection_pool", "unix_socket_path"):
+        if kwargs.get(name) is not None:
+            raise ValueError(
+                f"{name} cannot address a cluster: RedisCluster opens its own "
+                f"pool per node; pass host and port or startup_nodes instead"
+            )
+
+
+__all__ = ["RedisCluster"]

@@ -1,0 +1,99 @@
+"""Errors raised by rediscluster.
+
+Every error derives from ``redis.exceptions.RedisError``, so one
+``except redis.RedisError`` catches all of them. Server replies keep
+redis-py's own classes (``MovedError``, ``AskError``, ``TryAgainError``,
+``ClusterDownError``); this module adds only what a cluster client decides
+on its own side::
+
+    RedisError
+    +-- ClusterError                   (redis-py's cluster root)
+    |   +-- ClusterDownError           (redis-py: CLUSTERDOWN reply)
+    |   +-- TopologyError              cluster layout could not be used
+    |   |   +-- NoReachableNodeError   also a ConnectionError
+    |   |   +-- NotClusterError        server runs without cluster mode
+    |   |   +-- SlotNotCoveredError    a hash slot has no master
+    |   +-- CrossSlotError             also a DataError
+    |   +-- TooManyRedirectsError
+    |   +-- OutcomeUnknownError        also a ConnectionError
+    |   +-- PipelineUsageError
+    +-- ConnectionError
+        +-- PoolTimeoutError           no free connection in time
+"""
+
+from __future__ import annotations
+
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ClusterError,
+    ConnectionError,
+    DataError,
+    MovedError,
+    RedisError,
+    ResponseError,
+    TimeoutError,
+    TryAgainError,
+)
+
+__all__ = [
+    "AskError",
+    "ClusterDownError",
+    "ClusterError",
+    "ConnectionError",
+    "CrossSlotError",
+    "DataError",
+    "MovedError",
+    "NoReachableNodeError",
+    "NotClusterError",
+    "OutcomeUnknownError",
+    "PipelineUsageError",
+    "PoolTimeoutError",
+    "RedisError",
+    "ResponseError",
+    "SlotNotCoveredError",
+    "TimeoutError",
+    "TooManyRedirectsError",
+    "TopologyError",
+    "TryAgainError",
+]
+
+
+class TopologyError(ClusterError):
+    """The cluster layout could not be read or is not usable."""
+
+
+class NoReachableNodeError(TopologyError, ConnectionError):
+    """No node answered a topology query; the message lists each address tried."""
+
+
+class NotClusterError(TopologyError):
+    """A node answered, but its server runs without ``cluster-enabled yes``."""
+
+
+class SlotNotCoveredError(TopologyError):
+    """A hash slot has no master in the cluster layout."""
+
+
+class CrossSlotError(ClusterError, DataError):
+    """A command's keys hash to more than one slot."""
+
+
+class TooManyRedirectsError(ClusterError):
+    """MOVED or ASK replies kept coming past the configured maximum."""
+
+
+class OutcomeUnknownError(ClusterError, ConnectionError):
+    """A command was sent, but its reply was lost.
+
+    The server may or may not have applied the command, so the client does not
+    send it again. ``__cause__`` holds the connection error or timeout.
+    """
+
+
+class PipelineUsageError(ClusterError):
+    """A pipeline was used in a way it does not support."""
+
+
+class PoolTimeoutError(ConnectionError):
+    """Every connection to a node stayed in use until the pool timeout."""

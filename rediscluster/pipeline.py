@@ -1,0 +1,418 @@
+"""``ClusterPipeline``: buffer commands, run them as one batch per node.
+
+``execute`` works in rounds. Each round groups the pending commands by node
+from one snapshot of the slot map, lets an executor run the node batches, and
+places every outcome at its queue position. Commands answered MOVED, ASK,
+TRYAGAIN or CLUSTERDOWN, and commands whose connection failed before they were
+sent, go to the next round; the other outcomes are final. A write whose reply
+was lost is final too (``OutcomeUnknownError``) unless the command is
+read-only, because sending it again could apply it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+import redis
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisError,
+    TryAgainError,
+)
+
+from .batch import Lost, NodeBatch
+from .exceptions import (
+    OutcomeUnknownError,
+    PipelineUsageError,
+    TooManyRedirectsError,
+)
+from .routing import command_name
+from .topology import ClusterNode, SlotTable
+from .transaction import TransactionMixin
+
+if TYPE_CHECKING:
+    from .client import RedisCluster
+
+logger = logging.getLogger(__name__)
+
+# Commands that change connection state or stream replies, which a batch of
+# independent commands cannot express, and what to use instead.
+_UNSUPPORTED = {
+    "MULTI": "pipeline(transaction=True)",
+    "EXEC": "pipeline(transaction=True)",
+    "DISCARD": "pipe.reset()",
+    "WATCH": "pipe.watch(...) before queuing commands",
+    "UNWATCH": "pipe.unwatch()",
+    "SUBSCRIBE": "rc.pubsub()",
+    "PSUBSCRIBE": "rc.pubsub()",
+    "SSUBSCRIBE": "rc.pubsub()",
+    "UNSUBSCRIBE": "rc.pubsub()",
+    "PUNSUBSCRIBE": "rc.pubsub()",
+    "SUNSUBSCRIBE": "rc.pubsub()",
+    "MONITOR": "redis.Redis(...).monitor() on one node",
+    "SELECT": "key prefixes: Redis Cluster has only database 0",
+    "SWAPDB": "key prefixes: Redis Cluster has only database 0",
+    "ASKING": "nothing: the pipeline sends ASKING itself after an ASK reply",
+    "READONLY": "read_from_replicas on the client",
+    "READWRITE": "the default client settings",
+}
+
+
+class Command:
+    """One queued command and the hash slot its keys share (None: keyless)."""
+
+    __slots__ = ("args", "options", "slot")
+
+    def __init__(
+        self, args: tuple[Any, ...], options: dict[str, Any], slot: Optional[int]
+    ) -> None:
+        self.args = args
+        self.options = options
+        self.slot = slot
+
+    def __repr__(self) -> str:
+        return f"<Command {command_name(self.args)} slot={self.slot}>"
+
+
+@dataclass
+class NodeStats:
+    """What the last ``execute`` did on one node."""
+
+    commands: int = 0
+    seconds: float = 0.0
+    redirects: int = 0
+    retries: int = 0
+
+
+def group_by_node(
+    commands: Sequence[Command],
+    pending: Sequence[int],
+    table: SlotTable,
+    default_node: Callable[[], ClusterNode],
+    ask_targets: dict[int, ClusterNode],
+) -> list[NodeBatch]:
+    """Split pending command indices into one batch per node, keeping order."""
+    batches: dict[int, NodeBatch] = {}
+    for index in pending:
+        command = commands[index]
+        target = ask_targets.get(index)
+        if target is not None:
+            node = target
+        elif command.slot is None:
+            node = default_node()
+        else:
+            node = table.primary_for(command.slot)
+        batch = batches.get(id(node))
+        if batch is None:
+            batch = batches[id(node)] = NodeBatch(node)
+        batch.add(index, command.args, command.options, target is not None)
+    return list(batches.values())
+
+
+def describe(args: tuple[Any, ...], limit: int = 60) -> str:
+    """Return a short, readable form of a command for error messages."""
+    text = " ".join(
+        a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
+        for a in args
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ClusterPipeline(TransactionMixin, redis.Redis):
+    """Buffers commands and sends them as one batch per node on ``execute``.
+
+    Command methods queue and return the pipeline, so calls chain. Results come
+    back in queue order. With ``transaction=True`` the commands run inside
+    MULTI/EXEC on the one node that serves their common hash slot.
+    """
+
+    def __init__(
+        self,
+        client: "RedisCluster",
+        transaction: bool = False,
+        use_threads: Optional[bool] = None,
+    ) -> None:
+        # redis.Redis.__init__ would open a pool of its own; the pipeline
+        # borrows the client's encoder and reply callbacks instead.
+        self.client = client
+        self.connection_pool = client.connection_pool
+        self.response_callbacks = client.response_callbacks
+        self.use_threads = (
+            client.pipeline_use_threads if use_threads is None else bool(use_threads)
+        )
+        self.transaction = bool(transaction)
+        self.last_stats: dict[str, NodeStats] = {}
+        self.command_stack: list[Command] = []
+        self._closed = False
+        self._owner = threading.Lock()
+        self._init_transaction()
+
+    def __repr__(self) -> str:
+        mode = "threads" if self.use_threads else "no threads"
+        kind = ", transaction" if self.transaction else ""
+        return f"<ClusterPipeline [{len(self)} commands, {mode}{kind}]>"
+
+    def __len__(self) -> int:
+        return len(self.command_stack)
+
+    def __bool__(self) -> bool:
+        # An empty pipeline is still a pipeline; redis-py's Pipeline agrees.
+        return True
+
+    def __enter__(self) -> "ClusterPipeline":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.reset()
+
+    def __del__(self) -> None:
+        pass
+
+    # Queuing.
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Queue a command (or run it now while WATCH is active)."""
+        if self._closed:
+            raise PipelineUsageError(
+                "the pipeline is closed; create a new one with rc.pipeline()"
+            )
+        if self._runs_immediately():
+            return self._immediate_execute(args, options)
+        return self.pipeline_execute_command(*args, **options)
+
+    def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
+        """Check a command and add it to the queue; return the pipeline."""
+        name = command_name(args)
+        instead = _UNSUPPORTED.get(name)
+        if instead is not None:
+            raise PipelineUsageError(
+                f"{name} cannot be queued in a cluster pipeline; use {instead}"
+            )
+        slot = self.client.router.slot(args)
+        if self.transaction:
+            self._check_transaction_slot(name, slot)
+        self.command_stack.append(Command(args, options, slot))
+        return self
+
+    def reset(self) -> None:
+        """Drop queued commands and any WATCH; the pipeline can be reused."""
+        self.command_stack = []
+        self._reset_transaction()
+
+    def close(self) -> None:
+        """Reset the pipeline and reject later use."""
+        self.reset()
+        self._closed = True
+
+    # Execution.
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Run every queued command and return the results in queue order.
+
+        With ``raise_on_error=True`` the first failed command's error is raised
+        after all replies are read; otherwise each failed command's exception
+        takes its place in the list.
+        """
+        if not self._owner.acquire(blocking=False):
+            raise PipelineUsageError(
+                "this pipeline is executing in another thread; give each thread "
+                "its own pipeline"
+            )
+        commands = self.command_stack
+        try:
+            if self._closed:
+                raise PipelineUsageError(
+                    "the pipeline is closed; create a new one with rc.pipeline()"
+                )
+            if self.transaction or self._watching:
+                return self._execute_transaction(raise_on_error)
+            if not commands:
+                return []
+            results = self._execute_rounds(commands)
+        finally:
+            self.reset()
+            self._owner.release()
+        if raise_on_error:
+            raise_first_error(commands, results)
+        return results
+
+    def _executor(self) -> Any:
+        return self.client.executor(self.use_threads)
+
+    def _execute_rounds(self, commands: list[Command]) -> list[Any]:
+        client = self.client
+        topology = client.topology
+        retries, backoff = client.retry_budget()
+        results: list[Any] = [None] * len(commands)
+        pending = list(range(len(commands)))
+        ask_targets: dict[int, ClusterNode] = {}
+        stats: dict[str, NodeStats] = {}
+        failures = 0
+        redirects = 0
+        executor = self._executor()
+        while pending:
+            generation = topology.generation
+            batches = group_by_node(
+                commands, pending, topology.table, topology.default_node, ask_targets
+            )
+            executor.run(batches, client.parse_response)
+            round_ = _Round(self, commands, results, ask_targets, stats)
+            for batch in batches:
+                round_.collect(batch)
+            pending = round_.pending
+            if not pending:
+                break
+            if round_.needs_backoff:
+                failures += 1
+            else:
+                redirects += 1
+            if failures > retries or redirects > client.max_redirects:
+                _give_up(commands, results, pending, round_, redirects, failures)
+                break
+            if round_.needs_backoff:
+                self._prepare_retry(round_, generation)
+                time.sleep(backoff.compute(failures))
+        self.last_stats = stats
+        logger.debug("pipeline of %d commands: %s", len(commands), stats)
+        return results
+
+    def _prepare_retry(self, round_: "_Round", generation: int) -> None:
+        logger.warning(
+            "pipeline retry of %d commands after %s",
+            len(round_.pending), round_.last_error,
+        )
+        if round_.needs_refresh:
+            try:
+                self.client.topology.refresh(seen_generation=generation)
+            except RedisError as exc:
+                logger.warning("cluster layout refresh failed: %s", exc)
+
+
+class _Round:
+    """Sorts one round's outcomes into final results and commands to resend."""
+
+    def __init__(
+        self,
+        pipeline: ClusterPipeline,
+        commands: list[Command],
+        results: list[Any],
+        ask_targets: dict[int, ClusterNode],
+        stats: dict[str, NodeStats],
+    ) -> None:
+        self.pipeline = pipeline
+        self.commands = commands
+        self.results = results
+        self.ask_targets = ask_targets
+        self.stats = stats
+        self.pending: list[int] = []
+        self.needs_backoff = False
+        self.needs_refresh = False
+        self.last_error: Optional[Exception] = None
+        self._moved_slots: set[int] = set()
+
+    def collect(self, batch: NodeBatch) -> None:
+        """File every outcome of one node batch."""
+        node_stats = self.stats.setdefault(batch.node.name, NodeStats())
+        node_stats.commands += len(batch.indices)
+        node_stats.seconds += batch.seconds
+        for index, outcome in zip(batch.indices, batch.outcomes):
+            self.ask_targets.pop(index, None)
+            if isinstance(outcome, Lost):
+                self._lost(batch.node, index, outcome, node_stats)
+            elif isinstance(outcome, AskError):
+                node_stats.redirects += 1
+                self._redirect(batch.node, index, outcome)
+            elif isinstance(outcome, (TryAgainError, ClusterDownError)):
+                node_stats.retries += 1
+                self._retry(index, outcome, refresh=isinstance(
+                    outcome, ClusterDownError))
+            else:
+                self.results[index] = outcome
+        self.pending.sort()
+
+    def _redirect(self, node: ClusterNode, index: int, error: AskError) -> None:
+        topology = self.pipeline.client.topology
+        host = error.host or node.host
+        if isinstance(error, MovedError):
+            if error.slot_id not in self._moved_slots:
+                self._moved_slots.add(error.slot_id)
+                logger.debug(
+                    "MOVED slot %d from %s to %s:%s",
+                    error.slot_id, node.name, host, error.port,
+                )
+                topology.record_moved(error.slot_id, host, error.port)
+        else:
+            self.ask_targets[index] = topology.node(host, error.port)
+        self.results[index] = error
+        self.pending.append(index)
+
+    def _retry(self, index: int, error: Exception, refresh: bool) -> None:
+        self.needs_backoff = True
+        self.needs_refresh = self.needs_refresh or refresh
+        self.last_error = error
+        self.results[index] = error
+        self.pending.append(index)
+
+    def _lost(
+        self, node: ClusterNode, index: int, lost: Lost, node_stats: NodeStats
+    ) -> None:
+        args = self.commands[index].args
+        if lost.sent and not self.pipeline.client.router.is_read_only(args):
+            error = OutcomeUnknownError(
+                f"{command_name(args)} was sent to {node.name}, then the "
+                f"connection failed ({lost.error}); the server may or may not "
+                f"have run it, so it was not sent again"
+            )
+            error.__cause__ = lost.error
+            self.results[index] = error
+            return
+        node_stats.retries += 1
+        self._retry(index, lost.error, refresh=True)
+
+
+def _give_up(
+    commands: list[Command],
+    results: list[Any],
+    pending: list[int],
+    round_: _Round,
+    redirects: int,
+    failures: int,
+) -> None:
+    for index in pending:
+        error = results[index]
+        if isinstance(error, AskError):
+            final: Exception = TooManyRedirectsError(
+                f"{command_name(commands[index].args)} was redirected "
+                f"{redirects} times, last by {error}; the cluster is "
+                f"resharding or misconfigured, or raise max_redirects"
+            )
+            final.__cause__ = error
+            results[index] = final
+    logger.warning(
+        "pipeline gave up on %d commands after %d retries and %d redirects",
+        len(pending), failures, redirects,
+    )
+
+
+def raise_first_error(commands: Sequence[Command], results: list[Any]) -> None:
+    """Raise the first exception in results, naming its command and position."""
+    for position, result in enumerate(results):
+        if isinstance(result, Exception):
+            annotate(result, position, commands[position].args)
+            raise result
+
+
+def annotate(error: Exception, position: int, args: tuple[Any, ...]) -> None:
+    """Prefix an error's message with the failed command and its position."""
+    if error.args and isinstance(error.args[0], str):
+        message = (
+            f"command #{position + 1} ({describe(args)}) of the pipeline "
+            f"failed: {error.args[0]}"
+        )
+        error.args = (message,) + error.args[1:]

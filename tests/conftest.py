@@ -1,0 +1,75 @@
+"""Fixtures shared by the whole suite.
+
+One LocalCluster (3 masters, 1 replica each) serves every cluster test of a
+run. After the run, the suite fails if any process or directory of a
+LocalCluster is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rediscluster
+from rediscluster.testing import LocalCluster
+
+# pid -> directory of every LocalCluster node this run started, for the check
+# after the run.
+_STARTED: dict[int, Path] = {}
+_DIRECTORIES: list[Path] = []
+
+
+def track(cluster: LocalCluster) -> None:
+    """Remember a cluster's processes and directory for the leak check."""
+    for node in cluster.nodes:
+        if node.process is not None:
+            _STARTED[node.process.pid] = node.directory
+    _DIRECTORIES.append(cluster.directory)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(masters=3, replicas=1) as local:
+        track(local)
+        yield local
+
+
+@pytest.fixture
+def rc(cluster: LocalCluster) -> Iterator[rediscluster.RedisCluster]:
+    client = rediscluster.RedisCluster(startup_nodes=cluster.startup_nodes)
+    yield client
+    for node in cluster.masters:
+        node.client().flushall()
+    client.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = [pid for pid in _STARTED if _alive(pid)]
+    dirs = [str(d) for d in _DIRECTORIES if d.exists()]
+    if left or dirs:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            f"LocalCluster left processes {left} and directories {dirs} "
+            f"behind in {tempfile.gettempdir()}"
+        )
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
