@@ -22,6 +22,7 @@ from redis.exceptions import (
     TimeoutError,
 )
 
+from .packing import pack_batch
 from .topology import ClusterNode
 
 ParseReply = Callable[..., Any]
@@ -51,6 +52,7 @@ class NodeBatch:
     """Commands of one pipeline round that go to one node, in queue order."""
 
     node: ClusterNode
+    fast_pack: bool = False
     indices: list[int] = field(default_factory=list)
     commands: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=list
@@ -93,7 +95,7 @@ class NodeBatch:
 
         try:
             connection.send_packed_command(
-                connection.pack_commands(self._wire_commands())
+                pack_batch(connection, self._wire_commands(), self.fast_pack)
             )
         except (ConnectionError, TimeoutError, OSError) as exc:
             # Part of the write may have reached the server, and with it some

@@ -37,6 +37,7 @@ from .exceptions import (
     TooManyRedirectsError,
 )
 from .executors import SerialExecutor, ThreadedExecutor
+from .packing import can_pack_fast
 from .pool import NodePool, make_connection_factory
 from .routing import CommandRouter, command_name
 from .startup import StartupNode, parse_startup_nodes
@@ -113,6 +114,8 @@ class RedisCluster(redis.Redis):
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
         self._connection_class, self._connection_kwargs = self._node_settings()
+        encoder = self.get_encoder()
+        self.fast_pack = can_pack_fast(encoder.encoding, encoder.encoding_errors)
         self._executor: Optional[ThreadedExecutor] = None
         self._executor_lock = threading.Lock()
         self._closed = False

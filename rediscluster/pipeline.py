@@ -96,6 +96,7 @@ def group_by_node(
     table: SlotTable,
     default_node: Callable[[], ClusterNode],
     ask_targets: dict[int, ClusterNode],
+    fast_pack: bool = False,
 ) -> list[NodeBatch]:
     """Split pending command indices into one batch per node, keeping order."""
     batches: dict[int, NodeBatch] = {}
@@ -110,7 +111,7 @@ def group_by_node(
             node = table.primary_for(command.slot)
         batch = batches.get(id(node))
         if batch is None:
-            batch = batches[id(node)] = NodeBatch(node)
+            batch = batches[id(node)] = NodeBatch(node, fast_pack)
         batch.add(index, command.args, command.options, target is not None)
     return list(batches.values())
 
@@ -259,7 +260,12 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         while pending:
             generation = topology.generation
             batches = group_by_node(
-                commands, pending, topology.table, topology.default_node, ask_targets
+                commands,
+                pending,
+                topology.table,
+                topology.default_node,
+                ask_targets,
+                client.fast_pack,
             )
             executor.run(batches, client.parse_response)
             round_ = _Round(self, commands, results, ask_targets, stats)
