@@ -73,3 +73,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(message, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def proxied_cluster() -> Iterator[LocalCluster]:
+    """Three masters, each behind a FaultProxy that starts with no delay."""
+    with LocalCluster(masters=3, replicas=0, proxy_delay=0.0) as local:
+        track(local)
+        yield local
