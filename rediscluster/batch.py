@@ -23,6 +23,7 @@ from redis.exceptions import (
 )
 
 from .packing import pack_batch
+from .replies import READ_OPTIONS, FastReader, apply_callback, fast_reader
 from .topology import ClusterNode
 
 ParseReply = Callable[..., Any]
@@ -53,6 +54,7 @@ class NodeBatch:
 
     node: ClusterNode
     fast_pack: bool = False
+    callbacks: Any = None
     indices: list[int] = field(default_factory=list)
     commands: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=list
@@ -116,8 +118,14 @@ class NodeBatch:
         self._connection = None
         outcomes: list[Any] = []
         try:
-            for (args, options), asking in zip(self.commands, self.asking):
-                outcomes.append(_read_one(connection, parse, args, options, asking))
+            reader = fast_reader(connection) if self._plain_reads() else None
+            if reader is not None:
+                self._read_fast(reader, outcomes)
+            else:
+                for (args, options), asking in zip(self.commands, self.asking):
+                    outcomes.append(
+                        _read_one(connection, parse, args, options, asking)
+                    )
         except (ConnectionError, TimeoutError, OSError) as exc:
             self.node.pool.discard(connection)
             missing = len(self.commands) - len(outcomes)
@@ -128,6 +136,20 @@ class NodeBatch:
             raise
         self.node.pool.release(connection)
         self._finish(outcomes)
+
+    def _plain_reads(self) -> bool:
+        for _, options in self.commands:
+            if options and not READ_OPTIONS.isdisjoint(options):
+                return False
+        return True
+
+    def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> None:
+        next_reply = reader.next_reply
+        callbacks = self.callbacks
+        for (args, options), asking in zip(self.commands, self.asking):
+            if asking:
+                next_reply()  # the reply to ASKING; the command's own follows
+            outcomes.append(apply_callback(callbacks, args[0], options, next_reply()))
 
     def abandon(self) -> None:
         """Close a connection that was written to but will not be read."""

@@ -97,6 +97,7 @@ def group_by_node(
     default_node: Callable[[], ClusterNode],
     ask_targets: dict[int, ClusterNode],
     fast_pack: bool = False,
+    callbacks: Any = None,
 ) -> list[NodeBatch]:
     """Split pending command indices into one batch per node, keeping order."""
     batches: dict[int, NodeBatch] = {}
@@ -111,7 +112,7 @@ def group_by_node(
             node = table.primary_for(command.slot)
         batch = batches.get(id(node))
         if batch is None:
-            batch = batches[id(node)] = NodeBatch(node, fast_pack)
+            batch = batches[id(node)] = NodeBatch(node, fast_pack, callbacks)
         batch.add(index, command.args, command.options, target is not None)
     return list(batches.values())
 
@@ -266,6 +267,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
                 topology.default_node,
                 ask_targets,
                 client.fast_pack,
+                client.response_callbacks,
             )
             executor.run(batches, client.parse_response)
             round_ = _Round(self, commands, results, ask_targets, stats)

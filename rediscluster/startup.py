@@ -85,7 +85,9 @@ def parse_startup_nodes(
         addresses.extend(parse_startup_node(node) for node in startup_nodes)
     if host is not None:
         addresses.append(
-            parse_startup_node({"host": host, "port": port or DEFAULT_PORT})
+            parse_startup_node(
+                {"host": host, "port": DEFAULT_PORT if port is None else port}
+            )
         )
     elif port is not None:
         addresses.append(parse_startup_node({"host": "localhost", "port": port}))

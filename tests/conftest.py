@@ -38,13 +38,24 @@ def cluster() -> Iterator[LocalCluster]:
         yield local
 
 
+def flush(cluster: LocalCluster) -> None:
+    """Delete every key on every master of cluster."""
+    for node in cluster.masters:
+        client = node.client()
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def rc(cluster: LocalCluster) -> Iterator[rediscluster.RedisCluster]:
+    """A client on the shared cluster, which starts and ends the test empty."""
+    flush(cluster)
     client = rediscluster.RedisCluster(startup_nodes=cluster.startup_nodes)
     yield client
-    for node in cluster.masters:
-        node.client().flushall()
     client.close()
+    flush(cluster)
 
 
 def _alive(pid: int) -> bool:
