@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Optional
 
 from redis.connection import AbstractConnection
+from redis.exceptions import AuthenticationError, AuthorizationError
 
 from .exceptions import PoolTimeoutError
 
@@ -95,11 +96,20 @@ class NodePool:
         if connection is not None:
             return connection
 
+        connection = None
         try:
             connection = self._factory()
             connection.connect()
             if self._on_connect is not None:
                 self._on_connect(connection)
+        except (AuthenticationError, AuthorizationError) as exc:
+            connection.disconnect()
+            self._unreserve()
+            # redis-py's message comes from the server and names no address.
+            raise type(exc)(
+                f"authentication to {self.address} failed: {exc}; check the "
+                f"username and password"
+            ) from exc
         except BaseException:
             if connection is not None:
                 connection.disconnect()

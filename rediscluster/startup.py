@@ -12,6 +12,11 @@ DEFAULT_PORT = 6379
 def _port(value: Any, node: Any) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"startup node {node!r} has an invalid port {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(
+            f"startup node {node!r} has an invalid port {value!r}; use an "
+            f"integer from 1 to 65535"
+        )
     try:
         port = int(value)
     except (TypeError, ValueError) as exc:

@@ -223,8 +223,14 @@ class ServerNode:
             logger.debug("stopped %r", self)
 
     def client(self, **kwargs: Any) -> redis.Redis:
-        """Return a ``redis.Redis`` connected straight to the server's own port."""
+        """Return a ``redis.Redis`` connected straight to the server's own port.
+
+        With ``requirepass`` in the node's extra config, the client sends that
+        password unless ``password`` is given.
+        """
         options: dict[str, Any] = {"host": self.host, "port": self.port}
+        if "requirepass" in self.extra_config:
+            options["password"] = str(self.extra_config["requirepass"])
         options.update(kwargs)
         return redis.Redis(**options)
 
