@@ -64,11 +64,11 @@ class TopologyError(ClusterError):
 
 
 class NoReachableNodeError(TopologyError, ConnectionError):
-    """No node answered a topology query; the message lists each address tried."""
+    """Every topology query failed; the message lists each address tried."""
 
 
 class NotClusterError(TopologyError):
-    """A node answered, but its server runs without ``cluster-enabled yes``."""
+    """A node replied, but its server runs without ``cluster-enabled yes``."""
 
 
 class SlotNotCoveredError(TopologyError):
@@ -87,7 +87,7 @@ class OutcomeUnknownError(ClusterError, ConnectionError):
     """A command was sent, but its reply was lost.
 
     The server may or may not have applied the command, so the client does not
-    send it again. ``__cause__`` holds the connection error or timeout.
+    send it again. ``__cause__`` is the connection error or timeout.
     """
 
 

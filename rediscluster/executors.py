@@ -1,4 +1,4 @@
-"""How a pipeline round runs its node batches: on workers, or on the caller.
+"""Executors that run a pipeline round's node batches, on workers or on the caller.
 
 ``SerialExecutor`` uses no thread but the caller's: it writes every node's
 batch first and reads replies afterwards, so round trips still overlap.
@@ -133,7 +133,7 @@ class ThreadedExecutor:
         """Write every batch, then read the replies concurrently.
 
         The caller writes all batches itself, because a write only copies bytes
-        into a socket buffer; a worker's wake-up then overlaps the network
+        into a socket buffer. A worker's wake-up then overlaps the network
         round trip instead of delaying the request. Workers read the replies of
         every batch but the first, which the caller reads itself. A batch that
         no worker has picked up by the time the caller is done is read by the
@@ -227,7 +227,7 @@ _EXECUTORS: "weakref.WeakSet[ThreadedExecutor]" = weakref.WeakSet()
 
 @atexit.register
 def _shutdown_all() -> None:
-    # Workers are daemon threads so a forgotten client cannot block exit;
-    # stopping them here lets a batch in flight finish first.
+    # Workers are daemon threads, so an unclosed client does not keep the
+    # interpreter alive. Stopping them here lets a batch in flight finish.
     for executor in list(_EXECUTORS):
         executor.shutdown()

@@ -2,9 +2,9 @@
 
 ``execute`` works in rounds. Each round groups the pending commands by node
 from one snapshot of the slot map, lets an executor run the node batches, and
-places every outcome at its queue position. Commands answered MOVED, ASK,
-TRYAGAIN or CLUSTERDOWN, and commands whose connection failed before they were
-sent, go to the next round; the other outcomes are final. A write whose reply
+places every outcome at its queue position. Commands that got a MOVED, ASK,
+TRYAGAIN or CLUSTERDOWN reply, and commands whose connection failed before
+they were sent, go to the next round. The other outcomes are final. A write whose reply
 was lost is final too (``OutcomeUnknownError``) unless the command is
 read-only, because sending it again could apply it twice.
 """
@@ -82,7 +82,7 @@ class Command:
 
 @dataclass
 class NodeStats:
-    """What the last ``execute`` did on one node."""
+    """Per-node figures of the last ``execute``."""
 
     commands: int = 0
     seconds: float = 0.0
@@ -251,13 +251,14 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         client = self.client
         topology = client.topology
         retries, backoff = client.retry_budget()
+        executor = self._executor()
         results: list[Any] = [None] * len(commands)
         pending = list(range(len(commands)))
         ask_targets: dict[int, ClusterNode] = {}
         stats: dict[str, NodeStats] = {}
         failures = 0
         redirects = 0
-        executor = self._executor()
+
         while pending:
             generation = topology.generation
             batches = group_by_node(
@@ -270,12 +271,14 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
                 client.response_callbacks,
             )
             executor.run(batches, client.parse_response)
+
             round_ = _Round(self, commands, results, ask_targets, stats)
             for batch in batches:
                 round_.collect(batch)
             pending = round_.pending
             if not pending:
                 break
+
             if round_.needs_backoff:
                 failures += 1
             else:
@@ -286,6 +289,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             if round_.needs_backoff:
                 self._prepare_retry(round_, generation)
                 time.sleep(backoff.compute(failures))
+
         self.last_stats = stats
         logger.debug("pipeline of %d commands: %s", len(commands), stats)
         return results

@@ -1,11 +1,11 @@
 """Reading a batch's replies straight from redis-py's hiredis reader.
 
 redis-py reads one reply per ``Connection.read_response`` call, which wraps
-the parser in error mapping, push-message and health-check handling. For a
-RESP2 connection with the hiredis parser and no health checks none of that
-applies, so this module takes the replies from the same ``hiredis.Reader``
-in a loop and leaves the socket reads, with their timeout and error mapping,
-to the parser's own ``read_from_socket``. Other connections return None from
+the parser in error mapping, push-message and health-check handling. None of
+that applies to a RESP2 connection with the hiredis parser and no health
+checks. For those, this module takes the replies from the same
+``hiredis.Reader`` in a loop. Socket reads, with their timeout and error
+mapping, stay with the parser's own ``read_from_socket``. Other connections return None from
 ``fast_reader`` and are read reply by reply.
 """
 

@@ -1,4 +1,4 @@
-"""Which hash slot a command goes to.
+"""Command routing: the hash slot a command's keys map to.
 
 Key positions come from the server's COMMAND metadata through redis-py's
 ``CommandsParser``, so module commands and commands newer than this client

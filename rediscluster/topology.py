@@ -1,7 +1,7 @@
 """The cluster layout: which node serves which hash slot.
 
 ``Topology`` keeps the node table and an immutable ``SlotTable`` snapshot.
-It reads the layout with CLUSTER SLOTS from the first node that answers,
+It reads the layout with CLUSTER SLOTS from the first node that replies,
 updates one slot at a time on MOVED, and re-reads the whole layout after a
 configurable number of MOVED replies or when a caller asks. Only one refresh
 runs at a time; callers that failed while another thread refreshed reuse its
@@ -247,7 +247,7 @@ class Topology:
         return node
 
     def refresh(self, seen_generation: Optional[int] = None) -> None:
-        """Re-read the layout from the first node that answers CLUSTER SLOTS.
+        """Re-read the layout from the first node that replies to CLUSTER SLOTS.
 
         With ``seen_generation``, a refresh that another thread finished after
         the caller read that generation counts as this one.
@@ -277,7 +277,7 @@ class Topology:
             self._install(parse_cluster_slots(reply, host), f"{host}:{port}")
             return
         raise NoReachableNodeError(
-            "no cluster node answered CLUSTER SLOTS; tried "
+            "CLUSTER SLOTS failed on every known node; tried "
             + "; ".join(failures)
             + ". Check that the addresses are right and the servers are up."
         )

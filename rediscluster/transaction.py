@@ -1,7 +1,7 @@
 """MULTI/EXEC and WATCH for ``ClusterPipeline``.
 
 A transaction runs on one node, so every key in it must hash to one slot; the
-check happens when a command is queued. After ``watch()`` the pipeline holds
+check happens when a command is queued. After ``watch()`` the pipeline keeps
 one connection to the slot's master: commands run at once on it until
 ``multi()``, and ``execute()`` sends MULTI ... EXEC on the same connection,
 as redis-py's ``Pipeline`` does on a single server.
@@ -39,7 +39,7 @@ _CALLBACK_ONLY_OPTIONS = ("keys", "EMPTY_RESPONSE", "NEVER_DECODE")
 
 
 class _Redirected(Exception):
-    """A queued command was answered MOVED or ASK; nothing was applied."""
+    """A queued command got a MOVED or ASK reply, so EXEC applied nothing."""
 
     def __init__(self, error: AskError) -> None:
         super().__init__(str(error))
