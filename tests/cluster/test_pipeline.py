@@ -355,3 +355,49 @@ def test_random_pipelines_match_single(
         if results != expected:
             mismatches.append((number, results, expected))
     assert mismatches == []
+
+
+def test_workers_reused_and_stopped(cluster: LocalCluster) -> None:
+    rc = rediscluster.RedisCluster(
+        startup_nodes=cluster.startup_nodes, pipeline_max_workers=4
+    )
+    keys = keys_on_every_master(rc)
+    for _ in range(200):
+        pipe = rc.pipeline()
+        for key in keys:
+            pipe.get(key)
+        pipe.execute()
+    executor = rc._executor
+    assert executor is not None
+    assert 1 <= executor.worker_count <= 4
+    workers = list(executor._workers)
+    rc.close()
+    assert not any(worker.is_alive() for worker in workers)
+    with pytest.raises(PipelineUsageError, match="closed"):
+        rc.pipeline().get(keys[0]).get(keys[1]).execute()
+
+
+def test_max_workers_bounds_threads(cluster: LocalCluster) -> None:
+    rc = rediscluster.RedisCluster(
+        startup_nodes=cluster.startup_nodes, pipeline_max_workers=2
+    )
+    keys = keys_on_every_master(rc)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        for _ in range(50):
+            pipe = rc.pipeline()
+            for key in keys:
+                pipe.set(key, key)
+            if pipe.execute() != [True] * len(keys):
+                errors.append(AssertionError("wrong results"))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert rc._executor is not None
+    assert rc._executor.worker_count <= 2
+    rc.close()
