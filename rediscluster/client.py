@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import redis
 from redis.backoff import AbstractBackoff, ExponentialWithJitterBackoff, NoBackoff
@@ -41,7 +41,21 @@ from .packing import can_pack_fast
 from .pool import NodePool, make_connection_factory
 from .routing import CommandRouter, command_name
 from .startup import StartupNode, parse_startup_nodes
-from .topology import ClusterNode, Topology
+from .blocking import extend_timeout_for_blocking
+from .fanout import (
+    ALL_NODES,
+    DEFAULT_NODE,
+    PRIMARIES,
+    RANDOM,
+    REPLICAS,
+    policy_for,
+    resolve_targets,
+    run_on_nodes,
+)
+from .multikey import MultiKeyCommands
+from .remap import combine_remaps
+from .replicas import ROUND_ROBIN, ReplicaSelector
+from .topology import REPLICA, AddressRemap, ClusterNode, Topology
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +92,20 @@ def _retry_budget(retry: Retry) -> tuple[int, AbstractBackoff]:
     return int(retries), retry._backoff
 
 
-class RedisCluster(redis.Redis):
+class RedisCluster(MultiKeyCommands, redis.Redis):
     """A Redis Cluster client with the full command API of ``redis.Redis``.
 
     Give the cluster's address as ``startup_nodes=[{"host": ..., "port": ...}]``
     or as ``host``/``port``; the client reads the rest of the layout itself.
     Every connection keyword of ``redis.Redis`` applies to every node.
     """
+
+    # Values for the ``target_nodes`` keyword of keyless commands.
+    PRIMARIES = PRIMARIES
+    REPLICAS = REPLICAS
+    ALL_NODES = ALL_NODES
+    RANDOM = RANDOM
+    DEFAULT_NODE = DEFAULT_NODE
 
     def __init__(
         self,
@@ -100,9 +121,14 @@ class RedisCluster(redis.Redis):
         skip_full_coverage_check: bool = False,
         reinitialize_steps: int = 5,
         max_redirects: int = 16,
+        read_from_replicas: bool = False,
+        load_balancing_strategy: str = ROUND_ROBIN,
+        address_remap: Optional[AddressRemap] = None,
+        host_port_remap: Optional[Sequence[Mapping[str, Any]]] = None,
         **kwargs: Any,
     ) -> None:
         nodes = parse_startup_nodes(startup_nodes, host, port)
+        remap = combine_remaps(address_remap, host_port_remap)
         _check_cluster_kwargs(kwargs)
         kwargs["retry"] = Retry(NoBackoff(), 0)
         super().__init__(host=nodes[0][0], port=nodes[0][1], **kwargs)
@@ -113,6 +139,8 @@ class RedisCluster(redis.Redis):
         self.max_redirects = max_redirects
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
+        self.read_from_replicas = bool(read_from_replicas)
+        self.replica_selector = ReplicaSelector(load_balancing_strategy)
         self._connection_class, self._connection_kwargs = self._node_settings()
         encoder = self.get_encoder()
         self.fast_pack = can_pack_fast(encoder.encoding, encoder.encoding_errors)
@@ -125,6 +153,7 @@ class RedisCluster(redis.Redis):
             self._make_pool,
             skip_full_coverage_check=skip_full_coverage_check,
             reinitialize_steps=reinitialize_steps,
+            address_remap=remap,
         )
         self.router = CommandRouter(
             self.get_encoder().encode,
@@ -183,6 +212,7 @@ class RedisCluster(redis.Redis):
             factory,
             max_connections=self.max_connections,
             timeout=self.pool_timeout,
+            on_connect=_send_readonly if self.read_from_replicas else None,
         )
 
     # Node lookup, with names familiar from redis-py's cluster client.
@@ -221,13 +251,50 @@ class RedisCluster(redis.Redis):
         the client's ``retry``. A connection failure after the command was sent
         raises ``OutcomeUnknownError`` unless the command is read-only.
         """
-        slot = self.router.slot(args)
-        return self._run_command(args, options, slot)
+        target = options.pop("target_nodes", None)
+        if target is None:
+            slot = self.router.slot(args)
+            policy = None if slot is not None else policy_for(args)
+            if policy is None:
+                return self._run_command(args, options, slot)
+            target, merge = policy
+        else:
+            policy = policy_for(args)
+            merge = policy[1] if policy is not None else None
+        nodes = resolve_targets(
+            target, self.topology.table, self.topology.default_node
+        )
+        return run_on_nodes(self, nodes, args, options, merge)
 
-    def _node_for(self, slot: Optional[int]) -> ClusterNode:
+    def _node_for(self, slot: Optional[int], args: tuple[Any, ...]) -> ClusterNode:
         if slot is None:
             return self.topology.default_node()
-        return self.topology.table.primary_for(slot)
+        table = self.topology.table
+        if self.read_from_replicas and self.router.is_read_only(args):
+            return self.replica_selector.node_for(table, slot)
+        return table.primary_for(slot)
+
+    def scan_iter(
+        self,
+        match: Any = None,
+        count: Optional[int] = None,
+        _type: Optional[str] = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Yield every key of every master that matches, one master at a time.
+
+        Each master is scanned with its own cursor until it returns 0.
+        """
+        for node in self.get_primaries():
+            cursor: Any = 0
+            while True:
+                cursor, keys = self.scan(
+                    cursor, match=match, count=count, _type=_type,
+                    target_nodes=node, **kwargs,
+                )
+                yield from keys
+                if int(cursor) == 0:
+                    break
 
     def _run_command(
         self, args: tuple[Any, ...], options: dict[str, Any], slot: Optional[int]
@@ -238,7 +305,7 @@ class RedisCluster(redis.Redis):
         ask_node: Optional[ClusterNode] = None
         while True:
             generation = self.topology.generation
-            node = ask_node or self._node_for(slot)
+            node = ask_node or self._node_for(slot, args)
             try:
                 return self._send(node, args, options, asking=ask_node is not None)
             except (AskError, MovedError) as exc:
@@ -250,6 +317,11 @@ class RedisCluster(redis.Redis):
                 error: Exception = exc
                 retry_node = node
             except _NodeFailure as failure:
+                if node.role == REPLICA and node is not ask_node:
+                    # Reads move to other nodes at once; a dead replica is
+                    # never fatal and costs no retry.
+                    self.replica_selector.mark_down(node, failure.error)
+                    continue
                 if failure.sent and not self.router.is_read_only(args):
                     raise OutcomeUnknownError(
                         f"{command_name(args)} was sent to {node.name}, then "
@@ -319,6 +391,7 @@ class RedisCluster(redis.Redis):
             raise _NodeFailure(node, exc, sent=False) from exc
 
         sent = False
+        restore = extend_timeout_for_blocking(connection, args)
         try:
             if asking:
                 connection.send_packed_command(
@@ -331,6 +404,7 @@ class RedisCluster(redis.Redis):
                 connection.read_response()
             response = self.parse_response(connection, args[0], **options)
         except ResponseError:
+            restore()
             node.pool.release(connection)
             raise
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -339,8 +413,18 @@ class RedisCluster(redis.Redis):
         except BaseException:
             node.pool.discard(connection)
             raise
+        restore()
         node.pool.release(connection)
         return response
+
+    def send_to_node(
+        self, node: ClusterNode, args: tuple[Any, ...], options: dict[str, Any]
+    ) -> Any:
+        """Run one command on node, without redirects or retries."""
+        try:
+            return self._send(node, args, options)
+        except _NodeFailure as failure:
+            raise failure.error
 
     def retry_budget(self) -> tuple[int, AbstractBackoff]:
         """Return the retry count and backoff of the client's ``retry``."""
@@ -414,6 +498,16 @@ def _check_cluster_kwargs(kwargs: Mapping[str, Any]) -> None:
                 f"{name} cannot address a cluster: RedisCluster opens its own "
                 f"pool per node; pass host and port or startup_nodes instead"
             )
+
+
+
+
+def _send_readonly(connection: AbstractConnection) -> None:
+    # READONLY lets a replica serve reads of its master's slots; on a master
+    # it has no effect, so every connection gets it and a node that changes
+    # role needs no new connections.
+    connection.send_command("READONLY")
+    connection.read_response()
 
 
 __all__ = ["RedisCluster"]

@@ -142,22 +142,22 @@ def test_right_password_works(secured: LocalCluster) -> None:
         client.close()
 
 
-def test_cross_slot_mget_names_keys(rc: RedisCluster) -> None:
+def test_cross_slot_command_names_keys(rc: RedisCluster) -> None:
     assert rc.keyslot("foo") != rc.keyslot("bar")
     with pytest.raises(rediscluster.CrossSlotError) as raised:
-        rc.mget("foo", "bar")
+        rc.sinterstore("foo", ["bar"])
     assert "'foo'" in str(raised.value)
     assert "'bar'" in str(raised.value)
 
 
 def test_cross_slot_is_data_error(rc: RedisCluster) -> None:
     with pytest.raises(redis.exceptions.DataError):
-        rc.mset({"foo": 1, "bar": 2})
+        rc.msetnx({"foo": 1, "bar": 2})
 
 
 def test_cross_slot_sends_nothing(rc: RedisCluster) -> None:
     with pytest.raises(rediscluster.CrossSlotError):
-        rc.mset({"foo": 1, "bar": 2})
+        rc.msetnx({"foo": 1, "bar": 2})
     assert rc.get("foo") is None
 
 
