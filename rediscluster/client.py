@@ -22,6 +22,7 @@ from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
     ClusterDownError,
+    ClusterError,
     ConnectionError,
     MovedError,
     ResponseError,
@@ -29,6 +30,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 from redis._parsers.commands import CommandsParser
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from .exceptions import (
@@ -49,10 +51,14 @@ from .fanout import (
     RANDOM,
     REPLICAS,
     policy_for,
+    policy_name,
     resolve_targets,
     run_on_nodes,
 )
+from .cluster_commands import ClusterNodeCommands
+from .compat import translate_legacy_kwargs
 from .multikey import MultiKeyCommands
+from .scripts import ScriptRegistry
 from .remap import combine_remaps
 from .replicas import ROUND_ROBIN, ReplicaSelector
 from .topology import REPLICA, AddressRemap, ClusterNode, Topology
@@ -92,7 +98,7 @@ def _retry_budget(retry: Retry) -> tuple[int, AbstractBackoff]:
     return int(retries), retry._backoff
 
 
-class RedisCluster(MultiKeyCommands, redis.Redis):
+class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
     """A Redis Cluster client with the full command API of ``redis.Redis``.
 
     Give the cluster's address as ``startup_nodes=[{"host": ..., "port": ...}]``
@@ -127,6 +133,12 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         host_port_remap: Optional[Sequence[Mapping[str, Any]]] = None,
         **kwargs: Any,
     ) -> None:
+        legacy = translate_legacy_kwargs(kwargs)
+        skip_full_coverage_check = legacy.get(
+            "skip_full_coverage_check", skip_full_coverage_check
+        )
+        read_from_replicas = legacy.get("read_from_replicas", read_from_replicas)
+        retry = legacy.get("retry", retry)
         nodes = parse_startup_nodes(startup_nodes, host, port)
         remap = combine_remaps(address_remap, host_port_remap)
         _check_cluster_kwargs(kwargs)
@@ -147,6 +159,7 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         self._executor: Optional[ThreadedExecutor] = None
         self._executor_lock = threading.Lock()
         self._closed = False
+        self.scripts = ScriptRegistry(self.get_encoder())
 
         self.topology = Topology(
             nodes,
@@ -215,32 +228,6 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
             on_connect=_send_readonly if self.read_from_replicas else None,
         )
 
-    # Node lookup, with names familiar from redis-py's cluster client.
-
-    def keyslot(self, key: Any) -> int:
-        """Return the hash slot of key, as CLUSTER KEYSLOT computes it."""
-        return self.router.slot_for_key(key)
-
-    def get_nodes(self) -> list[ClusterNode]:
-        """Return every node of the cluster layout."""
-        return list(self.topology.table.nodes)
-
-    def get_primaries(self) -> list[ClusterNode]:
-        """Return every master."""
-        return self.topology.table.primary_nodes()
-
-    def get_replicas(self) -> list[ClusterNode]:
-        """Return every replica."""
-        return [n for n in self.topology.table.nodes if n.role == "replica"]
-
-    def get_node_from_key(self, key: Any) -> ClusterNode:
-        """Return the master that serves key's hash slot."""
-        return self.topology.table.primary_for(self.keyslot(key))
-
-    def get_default_node(self) -> ClusterNode:
-        """Return the master that runs keyless commands."""
-        return self.topology.default_node()
-
     # Command execution.
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
@@ -251,7 +238,13 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         the client's ``retry``. A connection failure after the command was sent
         raises ``OutcomeUnknownError`` unless the command is read-only.
         """
+        if self._closed:
+            raise ClusterError(
+                "the client is closed; create a new RedisCluster"
+            )
         target = options.pop("target_nodes", None)
+        if len(args) == 2 and policy_name(args) == "SCRIPT LOAD":
+            self.scripts.remember(args[1])
         if target is None:
             slot = self.router.slot(args)
             policy = None if slot is not None else policy_for(args)
@@ -261,10 +254,16 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         else:
             policy = policy_for(args)
             merge = policy[1] if policy is not None else None
-        nodes = resolve_targets(
-            target, self.topology.table, self.topology.default_node
-        )
-        return run_on_nodes(self, nodes, args, options, merge)
+        return run_on_nodes(self, self.resolve(target), args, options, merge)
+
+    def register_script(self, script: Any) -> Script:
+        """Return a callable Script; its source is kept to answer NOSCRIPT."""
+        self.scripts.remember(script)
+        return Script(self, script)
+
+    def resolve(self, target: Any) -> list[ClusterNode]:
+        """Return the nodes a ``target_nodes`` value names."""
+        return resolve_targets(target, self.topology)
 
     def _node_for(self, slot: Optional[int], args: tuple[Any, ...]) -> ClusterNode:
         if slot is None:
@@ -274,28 +273,6 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
             return self.replica_selector.node_for(table, slot)
         return table.primary_for(slot)
 
-    def scan_iter(
-        self,
-        match: Any = None,
-        count: Optional[int] = None,
-        _type: Optional[str] = None,
-        **kwargs: Any,
-    ) -> Iterator[Any]:
-        """Yield every key of every master that matches, one master at a time.
-
-        Each master is scanned with its own cursor until it returns 0.
-        """
-        for node in self.get_primaries():
-            cursor: Any = 0
-            while True:
-                cursor, keys = self.scan(
-                    cursor, match=match, count=count, _type=_type,
-                    target_nodes=node, **kwargs,
-                )
-                yield from keys
-                if int(cursor) == 0:
-                    break
-
     def _run_command(
         self, args: tuple[Any, ...], options: dict[str, Any], slot: Optional[int]
     ) -> Any:
@@ -303,6 +280,7 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         failures = 0
         redirects = 0
         ask_node: Optional[ClusterNode] = None
+        loaded_script = False
         while True:
             generation = self.topology.generation
             node = ask_node or self._node_for(slot, args)
@@ -316,6 +294,13 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
             except (TryAgainError, ClusterDownError) as exc:
                 error: Exception = exc
                 retry_node = node
+            except ResponseError as exc:
+                source = self.scripts.source_for_noscript(args, exc)
+                if source is None or loaded_script:
+                    raise
+                self.scripts.load(self, node, source)
+                loaded_script = True
+                continue
             except _NodeFailure as failure:
                 if node.role == REPLICA and node is not ask_node:
                     # Reads move to other nodes at once; a dead replica is
@@ -372,7 +357,7 @@ class RedisCluster(MultiKeyCommands, redis.Redis):
         if isinstance(error, TryAgainError):
             return
         try:
-            self.topology.refresh(seen_generation=generation)
+            self.topology.refresh(seen_generation=generation, failed=node)
         except (ConnectionError, TimeoutError, ResponseError) as exc:
             logger.warning("cluster layout refresh failed: %s", exc)
 

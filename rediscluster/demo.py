@@ -105,8 +105,7 @@ def _gevent_timings(address: str, pipelines: int) -> list[float]:
 
 def measure(address: str, pipelines: int, gevent: bool) -> list[dict[str, Any]]:
     """Run the workload in each mode; return one table row per mode."""
-    host, _, port = address.rpartition(":")
-    client = RedisCluster(host=host, port=int(port))
+    client = _connect(address)
     try:
         primary = client.get_primaries()[0]
         rtt = ping_round_trip(primary.host, primary.port)
@@ -149,8 +148,7 @@ def print_table(rows: list[dict[str, Any]], pipelines: int) -> None:
 
 def spread(address: str, keys: int = 10000) -> Counter[str]:
     """Write and read back keys; return how many landed on each master."""
-    host, _, port = address.rpartition(":")
-    client = RedisCluster(host=host, port=int(port))
+    client = _connect(address)
     try:
         pipe = client.pipeline()
         for number in range(keys):
@@ -167,6 +165,11 @@ def spread(address: str, keys: int = 10000) -> Counter[str]:
         )
     finally:
         client.close()
+
+
+def _connect(address: str) -> RedisCluster:
+    """Return a client for a ``host:port`` or ``[ipv6]:port`` address."""
+    return RedisCluster(startup_nodes=[address])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

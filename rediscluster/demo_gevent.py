@@ -20,8 +20,7 @@ from rediscluster.demo import run_workload  # noqa: E402
 def main() -> None:
     """Run the workload on the cluster named on the command line."""
     address, pipelines = sys.argv[1], int(sys.argv[2])
-    host, _, port = address.rpartition(":")
-    client = RedisCluster(host=host, port=int(port))
+    client = RedisCluster(startup_nodes=[address])
     try:
         timings = run_workload(client, pipelines, use_threads=True)
     finally:

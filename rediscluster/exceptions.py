@@ -14,6 +14,7 @@ on its own side::
     |   |   +-- NotClusterError        server runs without cluster mode
     |   |   +-- SlotNotCoveredError    a hash slot has no master
     |   +-- CrossSlotError             also a DataError
+    |   |                              (both also RedisClusterException)
     |   +-- TooManyRedirectsError
     |   +-- OutcomeUnknownError        also a ConnectionError
     |   +-- PipelineUsageError
@@ -30,6 +31,7 @@ from redis.exceptions import (
     ConnectionError,
     DataError,
     MovedError,
+    RedisClusterException,
     RedisError,
     ResponseError,
     TimeoutError,
@@ -71,12 +73,20 @@ class NotClusterError(TopologyError):
     """A node replied, but its server runs without ``cluster-enabled yes``."""
 
 
-class SlotNotCoveredError(TopologyError):
-    """A hash slot has no master in the cluster layout."""
+class SlotNotCoveredError(TopologyError, RedisClusterException):
+    """A hash slot has no master in the cluster layout.
+
+    Also a ``redis.exceptions.RedisClusterException``, which code written for
+    redis-py's cluster client catches.
+    """
 
 
-class CrossSlotError(ClusterError, DataError):
-    """A command's keys hash to more than one slot."""
+class CrossSlotError(ClusterError, DataError, RedisClusterException):
+    """A command's keys hash to more than one slot.
+
+    Also a ``redis.exceptions.RedisClusterException``, which redis-py's
+    cluster client raises in this case.
+    """
 
 
 class TooManyRedirectsError(ClusterError):

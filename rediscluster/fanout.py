@@ -132,24 +132,34 @@ def policy_for(args: tuple[Any, ...]) -> Optional[tuple[str, Merge]]:
     return COMMAND_POLICIES.get(policy_name(args))
 
 
-def resolve_targets(
-    target: TargetNodes,
-    table: SlotTable,
-    default_node: Callable[[], ClusterNode],
-) -> list[ClusterNode]:
-    """Turn a ``target_nodes`` value into the list of nodes to run on."""
-    if isinstance(target, ClusterNode):
-        return [target]
+def resolve_targets(target: TargetNodes, topology: Any) -> list[ClusterNode]:
+    """Turn a ``target_nodes`` value into the list of nodes to run on.
+
+    A node object from elsewhere (redis-py's ``ClusterNode``, say) names the
+    node of the same address.
+    """
     if isinstance(target, str):
-        return _group(target, table, default_node)
+        return _group(target, topology.table, topology.default_node)
+    if _is_node(target):
+        return [_known(topology, target)]
     if isinstance(target, Iterable):
         nodes = list(target)
-        if nodes and all(isinstance(node, ClusterNode) for node in nodes):
-            return nodes
+        if nodes and all(_is_node(node) for node in nodes):
+            return [_known(topology, node) for node in nodes]
     raise ValueError(
         f"invalid target_nodes {target!r}: use a ClusterNode, a list of them, "
         f"or one of {', '.join(repr(g) for g in TARGET_GROUPS)}"
     )
+
+
+def _is_node(value: Any) -> bool:
+    return hasattr(value, "host") and hasattr(value, "port")
+
+
+def _known(topology: Any, node: Any) -> ClusterNode:
+    if isinstance(node, ClusterNode):
+        return node
+    return topology.node(str(node.host), int(node.port))
 
 
 def _group(

@@ -258,6 +258,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         stats: dict[str, NodeStats] = {}
         failures = 0
         redirects = 0
+        self.loaded_scripts: set[tuple[str, Any]] = set()
 
         while pending:
             generation = topology.generation
@@ -344,9 +345,27 @@ class _Round:
                 node_stats.retries += 1
                 self._retry(index, outcome, refresh=isinstance(
                     outcome, ClusterDownError))
+            elif self._load_missing_script(batch.node, index, outcome):
+                node_stats.redirects += 1
             else:
                 self.results[index] = outcome
         self.pending.sort()
+
+    def _load_missing_script(
+        self, node: ClusterNode, index: int, outcome: Any
+    ) -> bool:
+        """Load a script on node after NOSCRIPT; True when the command is resent."""
+        client = self.pipeline.client
+        args = self.commands[index].args
+        source = client.scripts.source_for_noscript(args, outcome)
+        key = (node.name, args[1])
+        if source is None or key in self.pipeline.loaded_scripts:
+            return False
+        self.pipeline.loaded_scripts.add(key)
+        client.scripts.load(client, node, source)
+        self.results[index] = outcome
+        self.pending.append(index)
+        return True
 
     def _redirect(self, node: ClusterNode, index: int, error: AskError) -> None:
         topology = self.pipeline.client.topology

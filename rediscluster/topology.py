@@ -246,26 +246,35 @@ class Topology:
             self.refresh()
         return node
 
-    def refresh(self, seen_generation: Optional[int] = None) -> None:
+    def refresh(
+        self,
+        seen_generation: Optional[int] = None,
+        failed: Optional[ClusterNode] = None,
+    ) -> None:
         """Re-read the layout from the first node that replies to CLUSTER SLOTS.
 
         With ``seen_generation``, a refresh that another thread finished after
-        the caller read that generation counts as this one.
+        the caller read that generation counts as this one. A ``failed`` node
+        is asked last, since it likely times out.
         """
         with self._refresh_lock:
             if seen_generation is not None and seen_generation != self._generation:
                 return
-            self._refresh_locked()
+            self._refresh_locked(failed)
 
-    def _candidates(self) -> list[Address]:
+    def _candidates(self, failed: Optional[ClusterNode]) -> list[Address]:
         known = [(n.host, n.port) for n in self._table.primary_nodes()]
         known += [(n.host, n.port) for n in self._nodes.values()]
         known += [self.remap(address) for address in self.startup_nodes]
-        return list(dict.fromkeys(known))
+        ordered = list(dict.fromkeys(known))
+        if failed is not None and (failed.host, failed.port) in ordered:
+            ordered.remove((failed.host, failed.port))
+            ordered.append((failed.host, failed.port))
+        return ordered
 
-    def _refresh_locked(self) -> None:
+    def _refresh_locked(self, failed: Optional[ClusterNode]) -> None:
         failures: list[str] = []
-        for host, port in self._candidates():
+        for host, port in self._candidates(failed):
             try:
                 reply = self._query_slots(host, port)
             except (ConnectionError, TimeoutError, OSError) as exc:
