@@ -1,10 +1,13 @@
 """One node's share of a pipeline: one packed write, then its replies in order.
 
-A batch runs in two steps, ``send`` and ``receive``, so an executor without
-threads can write every node's batch before it reads any reply. Each command
-ends with an outcome: its parsed reply, the ``ResponseError`` the server sent,
-or ``Lost`` when the connection failed. A connection that failed after a write,
-or was interrupted, is closed and never goes back to its pool.
+A batch runs in three steps. ``pack`` encodes its commands without I/O, so
+an executor packs every batch before the first write and a bad argument in
+one batch sends nothing at all. ``send`` takes a connection and writes, and
+``receive`` reads, so an executor without threads can write every node's
+batch before it reads any reply. Each command ends with an outcome: its
+parsed reply, the ``ResponseError`` the server sent, or ``Lost`` when the
+connection failed. A connection that failed after a write, or was
+interrupted, is closed and never goes back to its pool.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from redis.exceptions import (
     TimeoutError,
 )
 
+from .exceptions import PoolTimeoutError, as_cluster_error
 from .packing import pack_batch
 from .replies import READ_OPTIONS, FastReader, apply_callback, fast_reader
 from .topology import ClusterNode
@@ -48,13 +52,26 @@ class Lost:
         return f"<Lost sent={self.sent} {self.error!r}>"
 
 
+@dataclass(frozen=True)
+class WireContext:
+    """How a client's batches encode commands and decode replies.
+
+    ``packer`` is an unconnected connection of the client, used only for its
+    command encoder.
+    """
+
+    parse: ParseReply
+    callbacks: Any
+    packer: AbstractConnection
+    fast_pack: bool = False
+
+
 @dataclass
 class NodeBatch:
     """Commands of one pipeline round that go to one node, in queue order."""
 
     node: ClusterNode
-    fast_pack: bool = False
-    callbacks: Any = None
+    context: Optional[WireContext] = None
     indices: list[int] = field(default_factory=list)
     commands: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(
         default_factory=list
@@ -62,6 +79,7 @@ class NodeBatch:
     asking: list[bool] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
     seconds: float = 0.0
+    _payload: Optional[list[bytes]] = None
     _connection: Optional[AbstractConnection] = None
     _started: float = 0.0
 
@@ -77,18 +95,31 @@ class NodeBatch:
         self.commands.append((args, options))
         self.asking.append(asking)
 
-    def run(self, parse: ParseReply) -> None:
-        """Send the batch and read its replies on the calling thread."""
+    def run(self) -> None:
+        """Pack, send and read the batch on the calling thread."""
+        self.pack()
         self.send()
-        self.receive(parse)
+        self.receive()
+
+    def pack(self) -> None:
+        """Encode every command; raises DataError for an invalid argument."""
+        context = self.context
+        if context is None:
+            raise RuntimeError("a NodeBatch needs a WireContext to be sent")
+        self._payload = pack_batch(
+            context.packer, self._wire_commands(), context.fast_pack
+        )
 
     def send(self) -> None:
-        """Take a connection and write every command in one packed write."""
+        """Take a connection and write the packed commands in one write."""
         self._started = time.perf_counter()
+        if self._payload is None:
+            self.pack()
         pool = self.node.pool
         try:
             connection = pool.acquire()
-        except (AuthenticationError, AuthorizationError) as exc:
+        except (AuthenticationError, AuthorizationError, PoolTimeoutError) as exc:
+            # Final for this execute: retrying repeats the rejection or wait.
             self._finish([exc] * len(self.commands))
             return
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -96,9 +127,7 @@ class NodeBatch:
             return
 
         try:
-            connection.send_packed_command(
-                pack_batch(connection, self._wire_commands(), self.fast_pack)
-            )
+            connection.send_packed_command(self._payload)
         except (ConnectionError, TimeoutError, OSError) as exc:
             # Part of the write may have reached the server, and with it some
             # whole commands, so every command of the batch counts as sent.
@@ -110,7 +139,7 @@ class NodeBatch:
             raise
         self._connection = connection
 
-    def receive(self, parse: ParseReply) -> None:
+    def receive(self) -> None:
         """Read one reply per command; on a connection failure mark the rest."""
         connection = self._connection
         if connection is None:
@@ -122,10 +151,7 @@ class NodeBatch:
             if reader is not None:
                 self._read_fast(reader, outcomes)
             else:
-                for (args, options), asking in zip(self.commands, self.asking):
-                    outcomes.append(
-                        _read_one(connection, parse, args, options, asking)
-                    )
+                self._read_each(connection, outcomes)
         except (ConnectionError, TimeoutError, OSError) as exc:
             self.node.pool.discard(connection)
             missing = len(self.commands) - len(outcomes)
@@ -137,6 +163,12 @@ class NodeBatch:
         self.node.pool.release(connection)
         self._finish(outcomes)
 
+    def abandon(self) -> None:
+        """Close a connection that was written to but will not be read."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self.node.pool.discard(connection)
+
     def _plain_reads(self) -> bool:
         for _, options in self.commands:
             if options and not READ_OPTIONS.isdisjoint(options):
@@ -145,17 +177,21 @@ class NodeBatch:
 
     def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> None:
         next_reply = reader.next_reply
-        callbacks = self.callbacks
+        callbacks = self.context.callbacks if self.context else None
         for (args, options), asking in zip(self.commands, self.asking):
             if asking:
                 next_reply()  # the reply to ASKING; the command's own follows
-            outcomes.append(apply_callback(callbacks, args[0], options, next_reply()))
+            reply = apply_callback(callbacks, args[0], options, next_reply())
+            if isinstance(reply, ResponseError):
+                reply = as_cluster_error(reply)
+            outcomes.append(reply)
 
-    def abandon(self) -> None:
-        """Close a connection that was written to but will not be read."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            self.node.pool.discard(connection)
+    def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:
+        if self.context is None:
+            raise RuntimeError("a NodeBatch needs a WireContext to be read")
+        parse = self.context.parse
+        for (args, options), asking in zip(self.commands, self.asking):
+            outcomes.append(_read_one(connection, parse, args, options, asking))
 
     def _wire_commands(self) -> list[tuple[Any, ...]]:
         if not any(self.asking):
@@ -187,4 +223,4 @@ def _read_one(
     try:
         return parse(connection, args[0], **options)
     except ResponseError as exc:
-        return exc
+        return as_cluster_error(exc)

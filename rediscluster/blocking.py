@@ -41,7 +41,10 @@ def block_seconds(args: tuple[Any, ...]) -> Optional[float]:
         seconds = _number(args[1])
     elif name in ("XREAD", "XREADGROUP"):
         for position, arg in enumerate(args[:-1]):
-            if str(arg.decode() if isinstance(arg, bytes) else arg).upper() == "BLOCK":
+            word = str(arg.decode() if isinstance(arg, bytes) else arg).upper()
+            if word == "STREAMS":
+                break  # stream names and IDs follow; a stream may be "block"
+            if word == "BLOCK":
                 milliseconds = _number(args[position + 1])
                 seconds = None if milliseconds is None else milliseconds / 1000
                 break

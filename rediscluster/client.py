@@ -25,6 +25,7 @@ from redis.exceptions import (
     ClusterError,
     ConnectionError,
     MovedError,
+    RedisError,
     ResponseError,
     TimeoutError,
     TryAgainError,
@@ -36,13 +37,16 @@ from redis.retry import Retry
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
+    PoolTimeoutError,
     TooManyRedirectsError,
+    as_cluster_error,
 )
 from .executors import SerialExecutor, ThreadedExecutor
 from .packing import can_pack_fast
 from .pool import NodePool, make_connection_factory
 from .routing import CommandRouter, command_name
 from .startup import StartupNode, parse_startup_nodes
+from .batch import WireContext
 from .blocking import extend_timeout_for_blocking
 from .fanout import (
     ALL_NODES,
@@ -155,7 +159,12 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         self.replica_selector = ReplicaSelector(load_balancing_strategy)
         self._connection_class, self._connection_kwargs = self._node_settings()
         encoder = self.get_encoder()
-        self.fast_pack = can_pack_fast(encoder.encoding, encoder.encoding_errors)
+        self.wire = WireContext(
+            parse=self.parse_response,
+            callbacks=self.response_callbacks,
+            packer=self._connection_class(**self._connection_kwargs),
+            fast_pack=can_pack_fast(encoder.encoding, encoder.encoding_errors),
+        )
         self._executor: Optional[ThreadedExecutor] = None
         self._executor_lock = threading.Lock()
         self._closed = False
@@ -282,7 +291,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         ask_node: Optional[ClusterNode] = None
         loaded_script = False
         while True:
-            generation = self.topology.generation
+            generation = self.topology.refresh_count
             node = ask_node or self._node_for(slot, args)
             try:
                 return self._send(node, args, options, asking=ask_node is not None)
@@ -345,7 +354,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         logger.debug(
             "ASK slot %d from %s to %s:%s", exc.slot_id, node.name, host, exc.port
         )
-        return self.topology.node(host, exc.port)
+        return self.topology.reported_node(host, exc.port)
 
     def _before_retry(
         self, node: ClusterNode, error: Exception, failures: int, generation: int
@@ -357,8 +366,10 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         if isinstance(error, TryAgainError):
             return
         try:
-            self.topology.refresh(seen_generation=generation, failed=node)
-        except (ConnectionError, TimeoutError, ResponseError) as exc:
+            self.topology.refresh(seen_refreshes=generation, failed=node)
+        except (AuthenticationError, AuthorizationError):
+            raise
+        except RedisError as exc:
             logger.warning("cluster layout refresh failed: %s", exc)
 
     def _send(
@@ -370,7 +381,8 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
     ) -> Any:
         try:
             connection = node.pool.acquire()
-        except (AuthenticationError, AuthorizationError):
+        except (AuthenticationError, AuthorizationError, PoolTimeoutError):
+            # Retrying would repeat the same wait or the same rejection.
             raise
         except (ConnectionError, TimeoutError, OSError) as exc:
             raise _NodeFailure(node, exc, sent=False) from exc
@@ -385,12 +397,18 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             else:
                 connection.send_command(*args)
             sent = True
-            if asking:
-                connection.read_response()
+            asking_error = _read_asking_reply(connection) if asking else None
             response = self.parse_response(connection, args[0], **options)
-        except ResponseError:
+            if asking_error is not None:
+                raise asking_error
+        except ResponseError as exc:
+            # Every reply sent for this call was read, so the connection is
+            # in step and can be reused.
             restore()
             node.pool.release(connection)
+            converted = as_cluster_error(exc)
+            if converted is not exc:
+                raise converted from None
             raise
         except (ConnectionError, TimeoutError, OSError) as exc:
             node.pool.discard(connection)
@@ -448,6 +466,12 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
 
         return ClusterPipeline(self, transaction=transaction, use_threads=use_threads)
 
+    def pubsub(self, **kwargs: Any) -> Any:
+        """Return a ClusterPubSub for classic and sharded (SSUBSCRIBE) channels."""
+        from .pubsub import ClusterPubSub
+
+        return ClusterPubSub(self, **kwargs)
+
     def close(self) -> None:
         """Close every node connection and stop the pipeline workers."""
         lock = getattr(self, "_executor_lock", None)
@@ -485,6 +509,16 @@ def _check_cluster_kwargs(kwargs: Mapping[str, Any]) -> None:
             )
 
 
+
+
+def _read_asking_reply(connection: AbstractConnection) -> Optional[Exception]:
+    """Read the reply to ASKING; return its error instead of raising it, so the
+    command's own reply, which follows, is still read."""
+    try:
+        connection.read_response()
+    except ResponseError as exc:
+        return as_cluster_error(exc)
+    return None
 
 
 def _send_readonly(connection: AbstractConnection) -> None:

@@ -20,16 +20,19 @@ on its own side::
     |   +-- PipelineUsageError
     +-- ConnectionError
         +-- PoolTimeoutError           no free connection in time
+        +-- PoolClosedError            the pool was closed
 """
 
 from __future__ import annotations
 
 from redis.exceptions import (
     AskError,
+    ClusterCrossSlotError,
     ClusterDownError,
     ClusterError,
     ConnectionError,
     DataError,
+    MasterDownError,
     MovedError,
     RedisClusterException,
     RedisError,
@@ -50,6 +53,7 @@ __all__ = [
     "NotClusterError",
     "OutcomeUnknownError",
     "PipelineUsageError",
+    "PoolClosedError",
     "PoolTimeoutError",
     "RedisError",
     "ResponseError",
@@ -107,3 +111,32 @@ class PipelineUsageError(ClusterError):
 
 class PoolTimeoutError(ConnectionError):
     """Every connection to a node stayed in use until the pool timeout."""
+
+
+class PoolClosedError(ConnectionError):
+    """A node's pool was closed, because the client closed or the node left."""
+
+
+# Reply prefixes that redis-py before 6.0 maps to these classes only in its
+# cluster parser, and to a plain ResponseError everywhere else.
+_CLUSTER_REPLIES: tuple[tuple[str, type[ResponseError]], ...] = (
+    ("MOVED ", MovedError),
+    ("ASK ", AskError),
+    ("TRYAGAIN", TryAgainError),
+    ("CLUSTERDOWN", ClusterDownError),
+    ("MASTERDOWN", MasterDownError),
+    ("CROSSSLOT", ClusterCrossSlotError),
+)
+
+
+def as_cluster_error(error: Exception) -> Exception:
+    """Return a cluster error reply as its redis-py class, on any redis-py."""
+    if type(error) is not ResponseError:
+        return error
+    message = str(error)
+    for prefix, error_class in _CLUSTER_REPLIES:
+        if message.startswith(prefix):
+            if error_class in (MovedError, AskError):
+                return error_class(message[len(prefix):])
+            return error_class(message)
+    return error

@@ -13,14 +13,14 @@ threads are greenlets, so the same workers become greenlets.
 from __future__ import annotations
 
 import atexit
-import itertools
 import logging
 import queue
 import threading
 import weakref
 from typing import Callable, Optional, Sequence
 
-from .batch import NodeBatch, ParseReply
+from .batch import NodeBatch
+from .exceptions import OutcomeUnknownError, PipelineUsageError
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +30,18 @@ DEFAULT_MAX_WORKERS = 32
 class SerialExecutor:
     """Runs node batches on the calling thread, all writes before all reads."""
 
-    def run(self, batches: Sequence[NodeBatch], parse: ParseReply) -> None:
+    def run(self, batches: Sequence[NodeBatch]) -> None:
         """Send every batch, then read every batch's replies."""
         if len(batches) == 1:
-            batches[0].run(parse)
+            batches[0].run()
             return
+        for batch in batches:
+            batch.pack()
         try:
             for batch in batches:
                 batch.send()
             for batch in batches:
-                batch.receive(parse)
+                batch.receive()
         except BaseException:
             for batch in batches:
                 batch.abandon()
@@ -49,18 +51,20 @@ class SerialExecutor:
 class _Latch:
     """Lets the caller sleep until ``count`` worker tasks have finished."""
 
-    __slots__ = ("_count", "_finished", "_lock", "errors")
+    __slots__ = ("_remaining", "_guard", "_lock", "errors")
 
     def __init__(self, count: int) -> None:
-        self._count = count
-        # next() on itertools.count is atomic in CPython, so no extra lock.
-        self._finished = itertools.count(1)
+        self._remaining = count
+        self._guard = threading.Lock()
         self._lock = threading.Lock()
         self._lock.acquire()
         self.errors: list[BaseException] = []
 
     def task_done(self) -> None:
-        if next(self._finished) == self._count:
+        with self._guard:
+            self._remaining -= 1
+            finished = self._remaining == 0
+        if finished:
             self._lock.release()
 
     def wait(self) -> None:
@@ -70,11 +74,10 @@ class _Latch:
 class _Task:
     """Reading one batch's replies; run once, by a worker or by the caller."""
 
-    __slots__ = ("batch", "parse", "latch", "_claim")
+    __slots__ = ("batch", "latch", "_claim")
 
-    def __init__(self, batch: NodeBatch, parse: ParseReply, latch: _Latch) -> None:
+    def __init__(self, batch: NodeBatch, latch: _Latch) -> None:
         self.batch = batch
-        self.parse = parse
         self.latch = latch
         self._claim = threading.Lock()
 
@@ -89,7 +92,7 @@ class _Task:
 
     def run(self) -> None:
         try:
-            self.batch.receive(self.parse)
+            self.batch.receive()
         except BaseException as exc:  # handed to the caller by the latch
             self.latch.errors.append(exc)
         finally:
@@ -129,7 +132,7 @@ class ThreadedExecutor:
         """Number of worker threads started so far."""
         return len(self._workers)
 
-    def run(self, batches: Sequence[NodeBatch], parse: ParseReply) -> None:
+    def run(self, batches: Sequence[NodeBatch]) -> None:
         """Write every batch, then read the replies concurrently.
 
         The caller writes all batches itself, because a write only copies bytes
@@ -140,20 +143,23 @@ class ThreadedExecutor:
         caller, which on a fast network saves the wake-up entirely.
         """
         if len(batches) == 1:
-            batches[0].run(parse)
+            batches[0].run()
             return
         latch = _Latch(len(batches) - 1)
-        tasks = [_Task(batch, parse, latch) for batch in batches[1:]]
+        tasks = [_Task(batch, latch) for batch in batches[1:]]
+        self._check_open()
+        for batch in batches:
+            batch.pack()
         try:
             for batch in batches:
                 batch.send()
+            self._submit(tasks)
         except BaseException:
             for batch in batches:
                 batch.abandon()
             raise
-        self._submit(tasks)
         try:
-            batches[0].receive(parse)
+            batches[0].receive()
         except BaseException:
             for task in tasks:
                 if task.claim():
@@ -181,12 +187,19 @@ class ThreadedExecutor:
                 worker.join()
         logger.debug("stopped %d pipeline workers", len(workers))
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PipelineUsageError(
+                "the client is closed; create a new RedisCluster to run pipelines"
+            )
+
     def _submit(self, tasks: list[_Task]) -> None:
         with self._lock:
             if self._closed:
-                raise RuntimeError(
-                    "the client is closed; create a new RedisCluster to run "
-                    "pipelines"
+                # Writes already went out: the caller abandons the batches.
+                raise OutcomeUnknownError(
+                    "the client was closed while a pipeline ran; its commands "
+                    "were sent and may have run"
                 )
             missing = len(tasks) - self._idle
             room = self.max_workers - len(self._workers)

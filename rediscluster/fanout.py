@@ -12,6 +12,8 @@ Merges:
 - ``total``: the sum (DBSIZE).
 - ``all_true``: True when every node returned a true value (FLUSHALL, PING).
 - ``same``: the one value every node returned (SCRIPT LOAD's SHA1).
+- ``random_present``: a random non-None reply (RANDOMKEY, so an empty
+  master does not hide the keys of the others).
 - ``all_of_each``: for list replies, True at a position only when every node
   returned True there (SCRIPT EXISTS).
 - ``per_node``: a dict of ``"host:port"`` to that node's reply (INFO,
@@ -74,6 +76,12 @@ def all_of_each(replies: dict[str, Any]) -> list[bool]:
     return [all(bool(value) for value in column) for column in columns]
 
 
+def random_present(replies: dict[str, Any]) -> Any:
+    """Return one of the replies that is not None, chosen at random."""
+    present = [reply for reply in replies.values() if reply is not None]
+    return random.choice(present) if present else None
+
+
 def per_node(replies: dict[str, Any]) -> dict[str, Any]:
     """Return the replies keyed by node address."""
     return dict(replies)
@@ -86,7 +94,7 @@ COMMAND_POLICIES: dict[str, tuple[str, Merge]] = {
     "DBSIZE": (PRIMARIES, total),
     "FLUSHALL": (PRIMARIES, all_true),
     "FLUSHDB": (PRIMARIES, all_true),
-    "RANDOMKEY": (RANDOM, same),
+    "RANDOMKEY": (PRIMARIES, random_present),
     "PING": (ALL_NODES, all_true),
     "INFO": (ALL_NODES, per_node),
     "SCRIPT LOAD": (PRIMARIES, same),
@@ -199,11 +207,11 @@ def run_on_nodes(
     if len(nodes) == 1 and merge is None:
         return client.send_to_node(nodes[0], args, options)
     batches = []
-    for node in nodes:
-        batch = NodeBatch(node, client.fast_pack, client.response_callbacks)
+    for node in sorted(nodes, key=lambda n: (n.host, n.port)):
+        batch = NodeBatch(node, client.wire)
         batch.add(0, args, options)
         batches.append(batch)
-    client.executor(client.pipeline_use_threads).run(batches, client.parse_response)
+    client.executor(client.pipeline_use_threads).run(batches)
 
     replies: dict[str, Any] = {}
     for batch in batches:

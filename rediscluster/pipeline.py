@@ -26,14 +26,14 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from .batch import Lost, NodeBatch
+from .batch import Lost, NodeBatch, WireContext
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
     TooManyRedirectsError,
 )
 from .routing import command_name
-from .topology import ClusterNode, SlotTable
+from .topology import REPLICA, ClusterNode, SlotTable
 from .transaction import TransactionMixin
 
 if TYPE_CHECKING:
@@ -65,16 +65,24 @@ _UNSUPPORTED = {
 
 
 class Command:
-    """One queued command and the hash slot its keys share (None: keyless)."""
+    """One queued command and the hash slot its keys share (None: keyless).
 
-    __slots__ = ("args", "options", "slot")
+    ``replica_read`` marks a read-only command that may go to a replica.
+    """
+
+    __slots__ = ("args", "options", "slot", "replica_read")
 
     def __init__(
-        self, args: tuple[Any, ...], options: dict[str, Any], slot: Optional[int]
+        self,
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+        slot: Optional[int],
+        replica_read: bool = False,
     ) -> None:
         self.args = args
         self.options = options
         self.slot = slot
+        self.replica_read = replica_read
 
     def __repr__(self) -> str:
         return f"<Command {command_name(self.args)} slot={self.slot}>"
@@ -96,10 +104,13 @@ def group_by_node(
     table: SlotTable,
     default_node: Callable[[], ClusterNode],
     ask_targets: dict[int, ClusterNode],
-    fast_pack: bool = False,
-    callbacks: Any = None,
+    context: Optional[WireContext] = None,
+    reader_for: Optional[Callable[[SlotTable, int], ClusterNode]] = None,
 ) -> list[NodeBatch]:
-    """Split pending command indices into one batch per node, keeping order."""
+    """Split pending command indices into one batch per node, keeping order.
+
+    ``reader_for`` picks the node for commands marked ``replica_read``.
+    """
     batches: dict[int, NodeBatch] = {}
     for index in pending:
         command = commands[index]
@@ -108,13 +119,21 @@ def group_by_node(
             node = target
         elif command.slot is None:
             node = default_node()
+        elif command.replica_read and reader_for is not None:
+            node = reader_for(table, command.slot)
         else:
             node = table.primary_for(command.slot)
         batch = batches.get(id(node))
         if batch is None:
-            batch = batches[id(node)] = NodeBatch(node, fast_pack, callbacks)
+            batch = batches[id(node)] = NodeBatch(node, context)
         batch.add(index, command.args, command.options, target is not None)
-    return list(batches.values())
+    # Every caller takes node connections in the same order, so two pipelines
+    # never each hold a connection the other waits for in a bounded pool.
+    return sorted(batches.values(), key=_node_order)
+
+
+def _node_order(batch: NodeBatch) -> tuple[str, int]:
+    return batch.node.host, batch.node.port
 
 
 def describe(args: tuple[Any, ...], limit: int = 60) -> str:
@@ -196,10 +215,16 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             raise PipelineUsageError(
                 f"{name} cannot be queued in a cluster pipeline; use {instead}"
             )
-        slot = self.client.router.slot(args)
+        client = self.client
+        slot = client.router.slot(args)
         if self.transaction:
             self._check_transaction_slot(name, slot)
-        self.command_stack.append(Command(args, options, slot))
+        replica_read = (
+            client.read_from_replicas
+            and not self.transaction
+            and client.router.is_read_only(args)
+        )
+        self.command_stack.append(Command(args, options, slot, replica_read))
         return self
 
     def reset(self) -> None:
@@ -228,9 +253,10 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             )
         commands = self.command_stack
         try:
-            if self._closed:
+            if self._closed or self.client._closed:
                 raise PipelineUsageError(
-                    "the pipeline is closed; create a new one with rc.pipeline()"
+                    "the pipeline or its client is closed; create a new one "
+                    "with rc.pipeline()"
                 )
             if self.transaction or self._watching:
                 return self._execute_transaction(raise_on_error)
@@ -261,21 +287,22 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         self.loaded_scripts: set[tuple[str, Any]] = set()
 
         while pending:
-            generation = topology.generation
+            generation = topology.refresh_count
             batches = group_by_node(
                 commands,
                 pending,
                 topology.table,
                 topology.default_node,
                 ask_targets,
-                client.fast_pack,
-                client.response_callbacks,
+                client.wire,
+                client.replica_selector.node_for,
             )
-            executor.run(batches, client.parse_response)
+            executor.run(batches)
 
             round_ = _Round(self, commands, results, ask_targets, stats)
             for batch in batches:
                 round_.collect(batch)
+            self.loaded_scripts |= round_.loaded_now
             pending = round_.pending
             if not pending:
                 break
@@ -302,7 +329,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         )
         if round_.needs_refresh:
             try:
-                self.client.topology.refresh(seen_generation=generation)
+                self.client.topology.refresh(seen_refreshes=generation)
             except RedisError as exc:
                 logger.warning("cluster layout refresh failed: %s", exc)
 
@@ -327,6 +354,7 @@ class _Round:
         self.needs_backoff = False
         self.needs_refresh = False
         self.last_error: Optional[Exception] = None
+        self.loaded_now: set[tuple[str, Any]] = set()
         self._moved_slots: set[int] = set()
 
     def collect(self, batch: NodeBatch) -> None:
@@ -358,11 +386,14 @@ class _Round:
         client = self.pipeline.client
         args = self.commands[index].args
         source = client.scripts.source_for_noscript(args, outcome)
-        key = (node.name, args[1])
-        if source is None or key in self.pipeline.loaded_scripts:
+        if source is None:
             return False
-        self.pipeline.loaded_scripts.add(key)
-        client.scripts.load(client, node, source)
+        key = (node.name, args[1])
+        if key not in self.loaded_now:
+            if key in self.pipeline.loaded_scripts:
+                return False  # loaded in an earlier round and still missing
+            client.scripts.load(client, node, source)
+            self.loaded_now.add(key)
         self.results[index] = outcome
         self.pending.append(index)
         return True
@@ -379,7 +410,7 @@ class _Round:
                 )
                 topology.record_moved(error.slot_id, host, error.port)
         else:
-            self.ask_targets[index] = topology.node(host, error.port)
+            self.ask_targets[index] = topology.reported_node(host, error.port)
         self.results[index] = error
         self.pending.append(index)
 
@@ -394,7 +425,15 @@ class _Round:
         self, node: ClusterNode, index: int, lost: Lost, node_stats: NodeStats
     ) -> None:
         args = self.commands[index].args
-        if lost.sent and not self.pipeline.client.router.is_read_only(args):
+        client = self.pipeline.client
+        if node.role == REPLICA:
+            # The read moves to another node at once; a dead replica is never
+            # fatal and costs no retry.
+            client.replica_selector.mark_down(node, lost.error)
+            self.results[index] = lost.error
+            self.pending.append(index)
+            return
+        if lost.sent and not client.router.is_read_only(args):
             error = OutcomeUnknownError(
                 f"{command_name(args)} was sent to {node.name}, then the "
                 f"connection failed ({lost.error}); the server may or may not "

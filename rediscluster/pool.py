@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -20,7 +21,7 @@ from typing import Any, Callable, Optional
 from redis.connection import AbstractConnection
 from redis.exceptions import AuthenticationError, AuthorizationError
 
-from .exceptions import PoolTimeoutError
+from .exceptions import PoolClosedError, PoolTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,13 @@ class NodePool:
         """
         self._check_pid()
         connection = self._take_or_reserve()
-        if connection is not None:
-            return connection
+        while connection is not None:
+            if not _is_stale(connection):
+                return connection
+            logger.debug("closed a stale idle connection to %s", self.address)
+            connection.disconnect()
+            self._unreserve()
+            connection = self._take_or_reserve()
 
         connection = None
         try:
@@ -153,9 +159,9 @@ class NodePool:
         with self._condition:
             while True:
                 if self._closed:
-                    raise PoolTimeoutError(
-                        f"the connection pool of {self.address} is closed; "
-                        f"create a new client"
+                    raise PoolClosedError(
+                        f"the connection pool of {self.address} is closed, "
+                        f"because the client closed or the node left the cluster"
                     )
                 if self._idle:
                     return self._idle.pop()
@@ -190,6 +196,25 @@ class NodePool:
                 self._idle = []
                 self._created = 0
                 self._pid = os.getpid()
+
+
+def _is_stale(connection: AbstractConnection) -> bool:
+    """Tell whether an idle connection was closed by the server or holds data.
+
+    An idle connection has nothing to read, so a readable socket means the
+    server closed it (or sent something unexpected). Writing a command to it
+    would fail only after the write, which makes a harmless command look as if
+    its outcome were unknown.
+    """
+    sock = getattr(connection, "_sock", None)
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def make_connection_factory(

@@ -1,11 +1,14 @@
 """Reading a batch's replies straight from redis-py's hiredis reader.
 
 redis-py reads one reply per ``Connection.read_response`` call, which wraps
-the parser in error mapping, push-message and health-check handling. None of
-that applies to a RESP2 connection with the hiredis parser and no health
-checks. For those, this module takes the replies from the same
-``hiredis.Reader`` in a loop. Socket reads, with their timeout and error
-mapping, stay with the parser's own ``read_from_socket``. Other connections return None from
+the parser in error mapping, push-message and health-check handling. With the
+hiredis parser and no health checks, this module takes the replies from the
+same ``hiredis.Reader`` in a loop instead. Socket reads, with their timeout
+and error mapping, stay with the parser's own ``read_from_socket``, and RESP3
+push messages go to the parser's own push handler, as redis-py does. RESP3 is
+read this way only where the parser exposes hiredis's push type (redis-py 6
+and later with hiredis 3.2 or later), since a push message must never be
+taken for a reply. Other connections return None from
 ``fast_reader`` and are read reply by reply.
 """
 
@@ -29,23 +32,34 @@ READ_OPTIONS = frozenset({"NEVER_DECODE", "EMPTY_RESPONSE"})
 class FastReader:
     """Takes whole replies from one connection's hiredis reader."""
 
-    __slots__ = ("_parser",)
+    __slots__ = ("_parser", "_push_type")
 
-    def __init__(self, parser: Any) -> None:
+    def __init__(self, parser: Any, push_type: Optional[type]) -> None:
         self._parser = parser
+        self._push_type = push_type
 
     def next_reply(self) -> Any:
         """Return the next reply; an error reply comes back as its exception."""
         parser = self._parser
-        reader = parser._reader
-        if reader is None:
-            raise ConnectionError("the connection was closed while reading")
-        reply = reader.gets()
-        while reply is NOT_ENOUGH_DATA:
-            parser.read_from_socket()
+        while True:
+            reader = parser._reader
+            if reader is None:
+                raise ConnectionError("the connection was closed while reading")
             reply = reader.gets()
+            while reply is NOT_ENOUGH_DATA:
+                parser.read_from_socket()
+                reply = reader.gets()
+            if self._push_type is None or not isinstance(reply, self._push_type):
+                break
+            parser.handle_push_response(reply)
         if isinstance(reply, ConnectionError):
             raise reply
+        if (
+            isinstance(reply, list)
+            and reply
+            and isinstance(reply[0], ConnectionError)
+        ):
+            raise reply[0]
         return reply
 
 
@@ -54,7 +68,9 @@ def fast_reader(connection: AbstractConnection) -> Optional[FastReader]:
     parser = getattr(connection, "_parser", None)
     if _HiredisParser is None or type(parser) is not _HiredisParser:
         return None
-    if str(getattr(connection, "protocol", 2) or 2) != "2":
+    push_type = getattr(parser, "_hiredis_PushNotificationType", None)
+    protocol = str(getattr(connection, "protocol", 2) or 2)
+    if protocol != "2" and push_type is None:
         return None
     if getattr(connection, "health_check_interval", 0):
         return None
@@ -62,7 +78,7 @@ def fast_reader(connection: AbstractConnection) -> Optional[FastReader]:
         return None
     if getattr(parser, "_reader", None) is None:
         return None
-    return FastReader(parser)
+    return FastReader(parser, push_type if protocol != "2" else None)
 
 
 def apply_callback(

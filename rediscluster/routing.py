@@ -24,6 +24,8 @@ _SCRIPT_COMMANDS = frozenset(
     {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"}
 )
 
+_READ_ONLY_SCRIPTS = frozenset({"EVAL_RO", "EVALSHA_RO", "FCALL_RO"})
+
 # Commands that never carry keys and would otherwise cost a parser lookup, or,
 # for COMMAND itself, recurse into the parser while it loads.
 _KEYLESS_PREFIXES = ("COMMAND", "CLUSTER", "PING", "INFO", "SCRIPT", "FUNCTION")
@@ -50,6 +52,7 @@ class CommandRouter:
         self._parser_factory = parser_factory
         self._parser_client = parser_client
         self._parser: Optional[CommandsParser] = None
+        self._read_only: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     @property
@@ -108,15 +111,26 @@ class CommandRouter:
         return slot
 
     def is_read_only(self, args: tuple[Any, ...]) -> bool:
-        """Tell whether the server flags this command as read-only."""
+        """Tell whether the server flags this command as read-only.
+
+        Before the COMMAND table is loaded only COMMAND itself and the *_RO
+        script commands count as read-only. Loading it here could deadlock,
+        since the load itself runs a command that may fail.
+        """
         name = command_name(args)
-        if name in ("EVAL_RO", "EVALSHA_RO", "FCALL_RO"):
+        cached = self._read_only.get(name)
+        if cached is not None:
+            return cached
+        if name.startswith("COMMAND") or name in _READ_ONLY_SCRIPTS:
             return True
-        info = self.parser.commands.get(name.split()[0].lower())
-        if info is None:
+        parser = self._parser
+        if parser is None:
             return False
-        flags = {_text(flag) for flag in info.get("flags", ())}
-        return "readonly" in flags and "write" not in flags
+        info = parser.commands.get(name.split()[0].lower())
+        flags = {_text(flag) for flag in info.get("flags", ())} if info else set()
+        read_only = "readonly" in flags and "write" not in flags
+        self._read_only[name] = read_only
+        return read_only
 
 
 def _text(value: Any) -> str:

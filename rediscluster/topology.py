@@ -194,9 +194,20 @@ class Topology:
         """Return every known node."""
         return list(self._nodes.values())
 
-    def node(self, host: str, port: int, role: str = PRIMARY) -> ClusterNode:
-        """Return the node at host:port, adding it to the table if new."""
+    def reported_node(
+        self, host: str, port: int, role: str = PRIMARY
+    ) -> ClusterNode:
+        """Return the node for an address a server reported, after the remap.
+
+        Addresses from CLUSTER SLOTS, MOVED and ASK go through here; addresses
+        the client already holds (startup nodes, known nodes) must not, since
+        a remap need not be idempotent.
+        """
         host, port = self.remap((host, port))
+        return self.node(host, port, role)
+
+    def node(self, host: str, port: int, role: str = PRIMARY) -> ClusterNode:
+        """Return the node at a reachable host:port, adding it if new."""
         name = f"{host}:{port}"
         node = self._nodes.get(name)
         if node is not None:
@@ -231,7 +242,7 @@ class Topology:
 
     def record_moved(self, slot: int, host: str, port: int) -> ClusterNode:
         """Point slot at host:port; re-read the layout every few MOVED replies."""
-        node = self.node(host, port)
+        node = self.reported_node(host, port)
         with self._lock:
             primaries = list(self._table.primaries)
             primaries[slot] = node
@@ -242,30 +253,32 @@ class Topology:
             self._generation += 1
             self._moved_count += 1
             due = self._moved_count >= self.reinitialize_steps
+            refreshes = self.refresh_count
         if due:
-            self.refresh()
+            # Threads that reach the threshold together share one refresh.
+            self.refresh(seen_refreshes=refreshes)
         return node
 
     def refresh(
         self,
-        seen_generation: Optional[int] = None,
+        seen_refreshes: Optional[int] = None,
         failed: Optional[ClusterNode] = None,
     ) -> None:
         """Re-read the layout from the first node that replies to CLUSTER SLOTS.
 
-        With ``seen_generation``, a refresh that another thread finished after
-        the caller read that generation counts as this one. A ``failed`` node
-        is asked last, since it likely times out.
+        With ``seen_refreshes``, the ``refresh_count`` a caller read before it
+        failed, a refresh that another thread finished since then counts as
+        this one. A ``failed`` node is asked last, since it likely times out.
         """
         with self._refresh_lock:
-            if seen_generation is not None and seen_generation != self._generation:
+            if seen_refreshes is not None and seen_refreshes != self.refresh_count:
                 return
             self._refresh_locked(failed)
 
     def _candidates(self, failed: Optional[ClusterNode]) -> list[Address]:
         known = [(n.host, n.port) for n in self._table.primary_nodes()]
         known += [(n.host, n.port) for n in self._nodes.values()]
-        known += [self.remap(address) for address in self.startup_nodes]
+        known += list(self.startup_nodes)
         ordered = list(dict.fromkeys(known))
         if failed is not None and (failed.host, failed.port) in ordered:
             ordered.remove((failed.host, failed.port))
@@ -319,13 +332,13 @@ class Topology:
         replicas: list[tuple[ClusterNode, ...]] = [()] * SLOT_COUNT
         members: dict[str, ClusterNode] = {}
         for entry in ranges:
-            primary = self.node(*entry.primary)
+            primary = self.reported_node(*entry.primary)
             primary.role = PRIMARY
             primary.node_id = entry.node_ids[0] if entry.node_ids else None
             members[primary.name] = primary
             copies = []
             for address in entry.replicas:
-                replica = self.node(*address, role=REPLICA)
+                replica = self.reported_node(*address, role=REPLICA)
                 replica.role = REPLICA
                 members[replica.name] = replica
                 copies.append(replica)

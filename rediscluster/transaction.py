@@ -9,6 +9,7 @@ as redis-py's ``Pipeline`` does on a single server.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -21,19 +22,29 @@ from redis.exceptions import (
     ConnectionError,
     ExecAbortError,
     MovedError,
+    RedisError,
     ResponseError,
     TimeoutError,
     TryAgainError,
     WatchError,
 )
 
-from .exceptions import CrossSlotError, OutcomeUnknownError, PipelineUsageError
+from .exceptions import (
+    CrossSlotError,
+    OutcomeUnknownError,
+    PipelineUsageError,
+    PoolTimeoutError,
+    TooManyRedirectsError,
+    as_cluster_error,
+)
 from .routing import command_name
 
 if TYPE_CHECKING:
     from .client import RedisCluster
     from .pipeline import Command
     from .topology import ClusterNode
+
+logger = logging.getLogger(__name__)
 
 _CALLBACK_ONLY_OPTIONS = ("keys", "EMPTY_RESPONSE", "NEVER_DECODE")
 
@@ -44,6 +55,23 @@ class _Redirected(Exception):
     def __init__(self, error: AskError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _NotSent(Exception):
+    """No connection to the transaction's node; nothing was written."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _MultiRejected(Exception):
+    """MULTI got an error reply, so the commands sent after it ran one by one."""
+
+    def __init__(self, error: ResponseError, count: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.count = count
 
 
 class TransactionMixin:
@@ -88,7 +116,15 @@ class TransactionMixin:
             raise PipelineUsageError("watch() needs at least one key")
         slot = self.client.router.slot(("WATCH", *names))
         self._check_transaction_slot("WATCH", slot)
-        self._immediate_execute(("WATCH", *names), {})
+        fresh = self._watch_connection is None
+        try:
+            self._immediate_execute(("WATCH", *names), {})
+        except WatchError:
+            if not fresh:
+                raise
+            # Nothing was watched yet, so the slot map update is enough to
+            # send the first WATCH to the new owner.
+            self._immediate_execute(("WATCH", *names), {})
         self._watching = True
         return True
 
@@ -122,13 +158,18 @@ class TransactionMixin:
             connection.send_command(*args)
             return self.client.parse_response(connection, args[0], **options)
         except ResponseError as exc:
-            if isinstance(exc, AskError):
-                self._release_watch()
-                raise WatchError(
-                    f"slot {self._slot} moved while watching ({exc}); retry the "
-                    f"transaction"
-                ) from exc
-            raise
+            error = as_cluster_error(exc)
+            if not isinstance(error, AskError):
+                raise
+            if isinstance(error, MovedError):
+                self.client.topology.record_moved(
+                    error.slot_id, error.host or node_host(self), error.port
+                )
+            self._release_watch()
+            raise WatchError(
+                f"slot {self._slot} moved while watching ({error}); retry the "
+                f"transaction"
+            ) from error
         except BaseException:
             self._release_watch(broken=True)
             raise
@@ -174,27 +215,44 @@ class TransactionMixin:
             except _Redirected as redirect:
                 redirects += 1
                 if redirects > self.client.max_redirects:
-                    raise redirect.error
+                    raise TooManyRedirectsError(
+                        f"a transaction was redirected {redirects} times, last "
+                        f"by {redirect.error}; the cluster is resharding or "
+                        f"misconfigured, or raise max_redirects"
+                    ) from redirect.error
                 ask_node = self._follow(redirect.error)
+                continue
             except (TryAgainError, ClusterDownError) as exc:
-                failures += 1
-                if failures > retries or self._watching:
-                    raise
-                if isinstance(exc, ClusterDownError):
-                    self.client.topology.refresh(seen_generation=None)
-                time.sleep(backoff.compute(failures))
+                error: Exception = exc
+            except _NotSent as not_sent:
+                error = not_sent.error
+            failures += 1
+            if failures > retries or self._watching:
+                raise error
+            if not isinstance(error, TryAgainError):
+                self._refresh_quietly()
+            time.sleep(backoff.compute(failures))
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.client.topology.refresh()
+        except (AuthenticationError, AuthorizationError):
+            raise
+        except RedisError as exc:
+            logger.warning("cluster layout refresh failed: %s", exc)
 
     def _follow(self, error: AskError) -> Optional["ClusterNode"]:
         topology = self.client.topology
+        if isinstance(error, MovedError):
+            topology.record_moved(error.slot_id, error.host, error.port)
         if self._watching:
             raise WatchError(
                 f"slot {self._slot} moved while watching ({error}); retry the "
                 f"transaction"
             ) from error
         if isinstance(error, MovedError):
-            topology.record_moved(error.slot_id, error.host, error.port)
             return None
-        return topology.node(error.host, error.port)
+        return topology.reported_node(error.host or node_host(self), error.port)
 
     def _run_transaction(
         self,
@@ -207,15 +265,23 @@ class TransactionMixin:
         if connection is None:
             connection = self._acquire(node)
         owned = self._watch_connection is None
-        wire: list[tuple[Any, ...]] = [("MULTI",)]
-        for command in commands:
-            if ask_node is not None:
-                wire.append(("ASKING",))
-            wire.append(command.args)
+        # One ASKING before MULTI covers the whole transaction: the server keeps
+        # the flag until EXEC, while an ASKING inside MULTI would only queue.
+        wire: list[tuple[Any, ...]] = [("ASKING",)] if ask_node is not None else []
+        wire.append(("MULTI",))
+        wire.extend(command.args for command in commands)
         wire.append(("EXEC",))
         try:
             connection.send_packed_command(connection.pack_commands(wire))
             replies = self._read_transaction(connection, commands, ask_node is not None)
+        except _MultiRejected as rejected:
+            # The replies of the commands and of EXEC are still unread.
+            self._drop(node, connection, owned)
+            raise type(rejected.error)(
+                f"MULTI was rejected by {node.name} ({rejected.error}); the "
+                f"{rejected.count} commands sent after it may have run without "
+                f"a transaction"
+            ) from rejected.error
         except (WatchError, ResponseError, _Redirected):
             # Every reply up to EXEC's was read, so the connection is clean.
             self._give_back(node, connection, owned)
@@ -244,13 +310,10 @@ class TransactionMixin:
     def _acquire(self, node: "ClusterNode") -> AbstractConnection:
         try:
             return node.pool.acquire()
-        except (AuthenticationError, AuthorizationError):
+        except (AuthenticationError, AuthorizationError, PoolTimeoutError):
             raise
         except (ConnectionError, TimeoutError, OSError) as exc:
-            self.client.topology.refresh(seen_generation=None)
-            raise ClusterDownError(
-                f"could not connect to {node.name} ({exc})"
-            ) from exc
+            raise _NotSent(exc) from exc
 
     def _drop(
         self, node: "ClusterNode", connection: AbstractConnection, owned: bool
@@ -266,26 +329,26 @@ class TransactionMixin:
         commands: list["Command"],
         asking: bool,
     ) -> list[Any]:
-        connection.read_response()  # +OK for MULTI
-        queued_errors: dict[int, ResponseError] = {}
+        if asking:
+            _read_ignoring_error(connection)
+        try:
+            connection.read_response()  # +OK for MULTI
+        except ResponseError as exc:
+            raise _MultiRejected(exc, len(commands)) from exc
+        queued_errors: dict[int, Exception] = {}
         for index in range(len(commands)):
-            if asking:
-                _read_ignoring_error(connection)
             try:
                 connection.read_response()  # +QUEUED
             except ResponseError as exc:
-                queued_errors[index] = exc
+                queued_errors[index] = as_cluster_error(exc)
         try:
             replies = connection.read_response()
         except ExecAbortError as exc:
-            for error in queued_errors.values():
-                if isinstance(error, AskError):
-                    raise _Redirected(error) from exc
-                if isinstance(error, (TryAgainError, ClusterDownError)):
-                    raise error from exc
-            first = min(queued_errors) if queued_errors else None
-            if first is not None:
-                raise queued_errors[first] from exc
+            _raise_queued_error(queued_errors, exc)
+            raise
+        except ResponseError as exc:
+            # EXEC itself is checked against the slot map once more.
+            _raise_cluster_reply(as_cluster_error(exc))
             raise
         if replies is None:
             raise WatchError("a watched key changed; the transaction did not run")
@@ -318,6 +381,28 @@ class TransactionMixin:
             if key not in _CALLBACK_ONLY_OPTIONS
         }
         return callback(reply, **options)
+
+
+def node_host(pipeline: Any) -> str:
+    """Return the host of the node the pipeline watches on, for MOVED ":port"."""
+    node = pipeline._watch_node
+    return str(node.host) if node is not None else ""
+
+
+def _raise_cluster_reply(error: Exception) -> None:
+    """Raise a redirect or retryable reply as the transaction loop expects."""
+    if isinstance(error, AskError):
+        raise _Redirected(error)
+    if isinstance(error, (TryAgainError, ClusterDownError)):
+        raise error
+
+
+def _raise_queued_error(errors: dict[int, Exception], abort: ExecAbortError) -> None:
+    """Raise the queued command error that made EXEC abort, redirects first."""
+    for error in errors.values():
+        _raise_cluster_reply(error)
+    if errors:
+        raise errors[min(errors)] from abort
 
 
 def _read_ignoring_error(connection: AbstractConnection) -> None:

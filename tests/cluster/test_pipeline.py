@@ -82,6 +82,10 @@ class ThreadRecorder:
         for name in ("send_packed_command", "read_response", "connect"):
             original = getattr(connection, name)
             monkeypatch.setattr(connection, name, self._wrap(original))
+        # Batches may read straight from the hiredis parser's socket reads.
+        parser = redis._parsers.hiredis._HiredisParser
+        original = parser.read_from_socket
+        monkeypatch.setattr(parser, "read_from_socket", self._wrap(original))
 
     def _wrap(self, original: Any) -> Any:
         def recorded(connection: Any, *args: Any, **kwargs: Any) -> Any:
@@ -114,10 +118,10 @@ def test_threads_spread_reads_to_workers(
     for key in keys:
         rc.set(key, key)
     recorder = ThreadRecorder(monkeypatch)
-    # A blocking command keeps the caller's batch busy long enough for
-    # workers to claim the other batches.
+    # The caller reads the batch of the lowest node address itself; a blocking
+    # command there keeps it busy long enough for workers to claim the others.
     pipe = rc.pipeline(use_threads=True)
-    first = rc.get_primaries()[0]
+    first = min(rc.get_primaries(), key=lambda node: (node.host, node.port))
     blocking_key = next(
         f"block:{n}" for n in range(1000)
         if rc.get_node_from_key(f"block:{n}") is first
