@@ -177,14 +177,19 @@ class NodeBatch:
 
     def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> None:
         next_reply = reader.next_reply
-        callbacks = self.context.callbacks if self.context else None
+        callbacks = self.context.callbacks if self.context else {}
+        append = outcomes.append
         for (args, options), asking in zip(self.commands, self.asking):
             if asking:
                 next_reply()  # the reply to ASKING; the command's own follows
-            reply = apply_callback(callbacks, args[0], options, next_reply())
-            if isinstance(reply, ResponseError):
-                reply = as_cluster_error(reply)
-            outcomes.append(reply)
+            reply = next_reply()
+            if isinstance(reply, Exception):
+                append(as_cluster_error(reply))
+                continue
+            callback = callbacks.get(args[0])
+            if callback is not None:
+                reply = apply_callback(callbacks, args[0], options, reply)
+            append(reply)
 
     def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:
         if self.context is None:

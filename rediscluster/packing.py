@@ -50,10 +50,8 @@ def pack_batch(
         if type(name) is str and " " in name:
             # redis-py sends "CLUSTER SLOTS" as two arguments.
             args = (*name.split(), *args[1:])
-        for argument in args:
-            if type(argument) not in _PLAIN_TYPES:
-                chunks.extend(connection.pack_command(*args))
-                break
-        else:
+        if _PLAIN_TYPES.issuperset(map(type, args)):
             chunks.append(pack(tuple(args)))
+        else:
+            chunks.extend(connection.pack_command(*args))
     return [b"".join(chunks)]

@@ -112,21 +112,25 @@ def group_by_node(
     ``reader_for`` picks the node for commands marked ``replica_read``.
     """
     batches: dict[int, NodeBatch] = {}
+    primaries = table.primaries
     for index in pending:
         command = commands[index]
-        target = ask_targets.get(index)
+        slot = command.slot
+        target = ask_targets.get(index) if ask_targets else None
         if target is not None:
             node = target
-        elif command.slot is None:
+        elif slot is None:
             node = default_node()
         elif command.replica_read and reader_for is not None:
-            node = reader_for(table, command.slot)
+            node = reader_for(table, slot)
         else:
-            node = table.primary_for(command.slot)
+            node = primaries[slot] or table.primary_for(slot)
         batch = batches.get(id(node))
         if batch is None:
             batch = batches[id(node)] = NodeBatch(node, context)
-        batch.add(index, command.args, command.options, target is not None)
+        batch.indices.append(index)
+        batch.commands.append((command.args, command.options))
+        batch.asking.append(target is not None)
     # Every caller takes node connections in the same order, so two pipelines
     # never each hold a connection the other waits for in a bounded pool.
     return sorted(batches.values(), key=_node_order)
@@ -334,6 +338,10 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
                 logger.warning("cluster layout refresh failed: %s", exc)
 
 
+# Outcomes that need more than being placed at their position.
+_SPECIAL_OUTCOMES = (Lost, Exception)
+
+
 class _Round:
     """Sorts one round's outcomes into final results and commands to resend."""
 
@@ -362,9 +370,14 @@ class _Round:
         node_stats = self.stats.setdefault(batch.node.name, NodeStats())
         node_stats.commands += len(batch.indices)
         node_stats.seconds += batch.seconds
+        results = self.results
+        ask_targets = self.ask_targets
         for index, outcome in zip(batch.indices, batch.outcomes):
-            self.ask_targets.pop(index, None)
-            if isinstance(outcome, Lost):
+            if ask_targets:
+                ask_targets.pop(index, None)
+            if not isinstance(outcome, _SPECIAL_OUTCOMES):
+                results[index] = outcome
+            elif isinstance(outcome, Lost):
                 self._lost(batch.node, index, outcome, node_stats)
             elif isinstance(outcome, AskError):
                 node_stats.redirects += 1

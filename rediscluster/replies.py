@@ -25,6 +25,9 @@ except ImportError:  # redis-py without hiredis support
     _HiredisParser = None  # type: ignore[assignment,misc]
     NOT_ENOUGH_DATA = False
 
+# Reply types that cannot be a push message or hide a connection error.
+_PLAIN_REPLIES = frozenset({bytes, str, int, float, type(None)})
+
 # Options that change how redis-py reads a reply, not only how it converts it.
 READ_OPTIONS = frozenset({"NEVER_DECODE", "EMPTY_RESPONSE"})
 
@@ -41,17 +44,24 @@ class FastReader:
     def next_reply(self) -> Any:
         """Return the next reply; an error reply comes back as its exception."""
         parser = self._parser
+        reader = parser._reader
+        if reader is None:
+            raise ConnectionError("the connection was closed while reading")
+        reply = reader.gets()
+        # The common case: a whole plain reply was already buffered.
+        if type(reply) in _PLAIN_REPLIES and reply is not NOT_ENOUGH_DATA:
+            return reply
         while True:
-            reader = parser._reader
-            if reader is None:
-                raise ConnectionError("the connection was closed while reading")
-            reply = reader.gets()
             while reply is NOT_ENOUGH_DATA:
                 parser.read_from_socket()
+                reader = parser._reader
+                if reader is None:
+                    raise ConnectionError("the connection was closed while reading")
                 reply = reader.gets()
             if self._push_type is None or not isinstance(reply, self._push_type):
                 break
             parser.handle_push_response(reply)
+            reply = NOT_ENOUGH_DATA if reader is None else reader.gets()
         if isinstance(reply, ConnectionError):
             raise reply
         if (

@@ -88,11 +88,13 @@ def settle_owner(cluster: LocalCluster, owner: ServerNode, slot: int) -> None:
     owner_id = node_id(owner)
     for attempt in range(3):
         try:
-            cluster.wait_ready(timeout=5)
+            cluster.wait_ready(timeout=10)
             return
         except ClusterNotReadyError:
             if attempt == 2:
                 raise
+        # A higher config epoch makes the owner's claim win over stale gossip.
+        run(owner, "CLUSTER", "BUMPEPOCH")
         for node in [owner, *cluster.masters]:
             run(node, "CLUSTER", "SETSLOT", slot, "NODE", owner_id)
 
