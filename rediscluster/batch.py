@@ -77,6 +77,7 @@ class NodeBatch:
         default_factory=list
     )
     asking: list[bool] = field(default_factory=list)
+    packed: list[Optional[bytes]] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     _payload: Optional[list[bytes]] = None
@@ -106,6 +107,10 @@ class NodeBatch:
         context = self.context
         if context is None:
             raise RuntimeError("a NodeBatch needs a WireContext to be sent")
+        packed = self.packed
+        if packed and None not in packed and not any(self.asking):
+            self._payload = [b"".join(packed)]  # type: ignore[arg-type]
+            return
         self._payload = pack_batch(
             context.packer, self._wire_commands(), context.fast_pack
         )

@@ -35,6 +35,18 @@ def can_pack_fast(encoding: str, encoding_errors: str) -> bool:
     return codecs.lookup(encoding).name == "utf-8"
 
 
+def pack_one(args: Sequence[Any]) -> Optional[bytes]:
+    """Return one command's wire bytes, or None where redis-py must pack it."""
+    if _pack_command is None:
+        return None
+    name = args[0]
+    if type(name) is str and " " in name:
+        args = (*name.split(), *args[1:])
+    if not _PLAIN_TYPES.issuperset(map(type, args)):
+        return None
+    return _pack_command(tuple(args))
+
+
 def pack_batch(
     connection: AbstractConnection,
     commands: Sequence[Sequence[Any]],

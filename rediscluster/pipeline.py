@@ -27,6 +27,7 @@ from redis.exceptions import (
 )
 
 from .batch import Lost, NodeBatch, WireContext
+from .packing import pack_one
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -70,7 +71,7 @@ class Command:
     ``replica_read`` marks a read-only command that may go to a replica.
     """
 
-    __slots__ = ("args", "options", "slot", "replica_read")
+    __slots__ = ("args", "options", "slot", "replica_read", "packed")
 
     def __init__(
         self,
@@ -78,11 +79,14 @@ class Command:
         options: dict[str, Any],
         slot: Optional[int],
         replica_read: bool = False,
+        packed: Optional[bytes] = None,
     ) -> None:
         self.args = args
         self.options = options
         self.slot = slot
         self.replica_read = replica_read
+        # Wire bytes packed when queued, so execute() starts writing sooner.
+        self.packed = packed
 
     def __repr__(self) -> str:
         return f"<Command {command_name(self.args)} slot={self.slot}>"
@@ -131,6 +135,7 @@ def group_by_node(
         batch.indices.append(index)
         batch.commands.append((command.args, command.options))
         batch.asking.append(target is not None)
+        batch.packed.append(command.packed)
     # Every caller takes node connections in the same order, so two pipelines
     # never each hold a connection the other waits for in a bounded pool.
     return sorted(batches.values(), key=_node_order)
@@ -228,7 +233,8 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             and not self.transaction
             and client.router.is_read_only(args)
         )
-        self.command_stack.append(Command(args, options, slot, replica_read))
+        packed = pack_one(args) if client.wire.fast_pack else None
+        self.command_stack.append(Command(args, options, slot, replica_read, packed))
         return self
 
     def reset(self) -> None:
