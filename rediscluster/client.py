@@ -34,6 +34,7 @@ from redis._parsers.commands import CommandsParser
 from redis.commands.core import Script
 from redis.retry import Retry
 
+from .logs import limiter
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -327,7 +328,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             failures += 1
             if failures > retries:
                 raise error
-            self._before_retry(retry_node, error, failures, generation)
+            self._before_retry(retry_node, error, failures, generation, slot)
             time.sleep(backoff.compute(failures))
 
     def _check_redirects(
@@ -357,11 +358,17 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         return self.topology.reported_node(host, exc.port)
 
     def _before_retry(
-        self, node: ClusterNode, error: Exception, failures: int, generation: int
+        self,
+        node: ClusterNode,
+        error: Exception,
+        failures: int,
+        generation: int,
+        slot: Optional[int],
     ) -> None:
-        logger.warning(
-            "retrying after %s on %s (attempt %d): %s",
-            type(error).__name__, node.name, failures, error,
+        limiter.log(
+            logger, logging.WARNING, ("retry", node.name, type(error)),
+            "retrying a command for slot %s after %s on %s (attempt %d): %s",
+            slot, type(error).__name__, node.name, failures, error,
         )
         if isinstance(error, TryAgainError):
             return
@@ -370,7 +377,10 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         except (AuthenticationError, AuthorizationError):
             raise
         except RedisError as exc:
-            logger.warning("cluster layout refresh failed: %s", exc)
+            limiter.log(
+                logger, logging.WARNING, "refresh",
+                "cluster layout refresh failed: %s", exc,
+            )
 
     def _send(
         self,

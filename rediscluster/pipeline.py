@@ -27,6 +27,7 @@ from redis.exceptions import (
 )
 
 from .batch import Lost, NodeBatch, WireContext
+from .logs import limiter
 from .packing import pack_one
 from .exceptions import (
     OutcomeUnknownError,
@@ -333,15 +334,20 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         return results
 
     def _prepare_retry(self, round_: "_Round", generation: int) -> None:
-        logger.warning(
-            "pipeline retry of %d commands after %s",
-            len(round_.pending), round_.last_error,
+        limiter.log(
+            logger, logging.WARNING, ("pipeline retry", type(round_.last_error)),
+            "retrying %d pipeline commands on %s after %s",
+            len(round_.pending), ", ".join(sorted(round_.failed_nodes)),
+            round_.last_error,
         )
         if round_.needs_refresh:
             try:
                 self.client.topology.refresh(seen_refreshes=generation)
             except RedisError as exc:
-                logger.warning("cluster layout refresh failed: %s", exc)
+                limiter.log(
+                    logger, logging.WARNING, "refresh",
+                    "cluster layout refresh failed: %s", exc,
+                )
 
 
 # Outcomes that need more than being placed at their position.
@@ -369,6 +375,7 @@ class _Round:
         self.needs_refresh = False
         self.last_error: Optional[Exception] = None
         self.loaded_now: set[tuple[str, Any]] = set()
+        self.failed_nodes: set[str] = set()
         self._moved_slots: set[int] = set()
 
     def collect(self, batch: NodeBatch) -> None:
@@ -390,7 +397,7 @@ class _Round:
                 self._redirect(batch.node, index, outcome)
             elif isinstance(outcome, (TryAgainError, ClusterDownError)):
                 node_stats.retries += 1
-                self._retry(index, outcome, refresh=isinstance(
+                self._retry(batch.node, index, outcome, refresh=isinstance(
                     outcome, ClusterDownError))
             elif self._load_missing_script(batch.node, index, outcome):
                 node_stats.redirects += 1
@@ -433,7 +440,10 @@ class _Round:
         self.results[index] = error
         self.pending.append(index)
 
-    def _retry(self, index: int, error: Exception, refresh: bool) -> None:
+    def _retry(
+        self, node: ClusterNode, index: int, error: Exception, refresh: bool
+    ) -> None:
+        self.failed_nodes.add(node.name)
         self.needs_backoff = True
         self.needs_refresh = self.needs_refresh or refresh
         self.last_error = error
@@ -462,7 +472,7 @@ class _Round:
             self.results[index] = error
             return
         node_stats.retries += 1
-        self._retry(index, lost.error, refresh=True)
+        self._retry(node, index, lost.error, refresh=True)
 
 
 def _give_up(
@@ -483,7 +493,8 @@ def _give_up(
             )
             final.__cause__ = error
             results[index] = final
-    logger.warning(
+    limiter.log(
+        logger, logging.WARNING, "pipeline gave up",
         "pipeline gave up on %d commands after %d retries and %d redirects",
         len(pending), failures, redirects,
     )

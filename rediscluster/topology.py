@@ -30,6 +30,7 @@ from .exceptions import (
     SlotNotCoveredError,
     TopologyError,
 )
+from .logs import limiter
 from .pool import NodePool
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,21 @@ def uncovered_ranges(primaries: Sequence[Optional[object]]) -> list[tuple[int, i
     if start is not None:
         gaps.append((start, len(primaries) - 1))
     return gaps
+
+
+def _log_owner_changes(
+    old: Sequence[Optional[ClusterNode]], new: Sequence[Optional[ClusterNode]]
+) -> None:
+    """Log slots whose master changed, as after a failover or a reshard."""
+    moves: dict[tuple[str, str], list[int]] = {}
+    for slot, (before, after) in enumerate(zip(old, new)):
+        if before is not None and after is not None and before is not after:
+            moves.setdefault((before.name, after.name), []).append(slot)
+    for (before_name, after_name), slots in moves.items():
+        logger.warning(
+            "%d slots (first %d) moved from %s to %s: failover or resharding",
+            len(slots), slots[0], before_name, after_name,
+        )
 
 
 def _format_ranges(ranges: Iterable[tuple[int, int]]) -> str:
@@ -294,7 +310,10 @@ class Topology:
                 if isinstance(exc, (AuthenticationError, AuthorizationError)):
                     raise
                 failures.append(f"{host}:{port} ({exc})")
-                logger.warning("CLUSTER SLOTS failed on %s:%s: %s", host, port, exc)
+                limiter.log(
+                    logger, logging.WARNING, ("slots failed", host, port),
+                    "CLUSTER SLOTS failed on %s:%s: %s", host, port, exc,
+                )
                 continue
             self._install(parse_cluster_slots(reply, host), f"{host}:{port}")
             return
@@ -353,6 +372,7 @@ class Topology:
                 f"{_format_ranges(gaps)} without a master; fix the cluster, or "
                 f"pass skip_full_coverage_check=True to use it anyway"
             )
+        _log_owner_changes(self._table.primaries, primaries)
         self._swap(SlotTable(tuple(primaries), tuple(replicas),
                              tuple(members.values())), members)
         logger.info(
