@@ -35,6 +35,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from .logs import limiter
+from .retries import pause_after_redirects, retry_budget
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -95,12 +96,6 @@ class _NodeFailure(Exception):
         self.node = node
         self.error = error
         self.sent = sent
-
-
-def _retry_budget(retry: Retry) -> tuple[int, AbstractBackoff]:
-    # redis-py offers get_retries() from 5.1 on and no getter for the backoff.
-    retries = getattr(retry, "get_retries", lambda: retry._retries)()
-    return int(retries), retry._backoff
 
 
 class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
@@ -300,6 +295,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
                 redirects += 1
                 self._check_redirects(redirects, args, exc)
                 ask_node = self._follow_redirect(node, exc)
+                pause_after_redirects(redirects, self.max_redirects, backoff)
                 continue
             except (TryAgainError, ClusterDownError) as exc:
                 error: Exception = exc
@@ -441,7 +437,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
 
     def retry_budget(self) -> tuple[int, AbstractBackoff]:
         """Return the retry count and backoff of the client's ``retry``."""
-        return _retry_budget(self.retry)
+        return retry_budget(self.retry)
 
     def executor(self, use_threads: bool) -> "SerialExecutor | ThreadedExecutor":
         """Return the executor for pipelines with or without worker threads."""

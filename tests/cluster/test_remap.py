@@ -176,7 +176,10 @@ def move_slot(cluster: LocalCluster, slot: int) -> Any:
         with node.client() as plain:
             plain.execute_command("CLUSTER SETSLOT", slot, "NODE", target.node_id)
     # Back-to-back moves of one slot can leave nodes disagreeing for a moment,
-    # and then they redirect to each other; wait until they agree.
+    # and then they redirect to each other. A higher config epoch makes the
+    # new owner's claim win over stale gossip; then wait until all agree.
+    with target.client() as plain:
+        plain.execute_command("CLUSTER BUMPEPOCH")
     cluster.wait_ready()
     return target
 
