@@ -38,7 +38,15 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError,
 )
-from redis.typing import Subscription
+try:
+    from redis.typing import Subscription
+except ImportError:  # redis-py before 8 has no Subscription objects
+
+    class Subscription:  # type: ignore[no-redef]
+        """Stand-in that no argument is an instance of."""
+
+        name: Any
+        handler: Any
 
 from .topology import ClusterNode
 
