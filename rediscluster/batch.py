@@ -25,10 +25,11 @@ from redis.exceptions import (
     TimeoutError,
 )
 
-from .exceptions import PoolTimeoutError, as_cluster_error
+from .exceptions import PoolTimeoutError, as_cluster_error, unreadable_reply
 from .packing import pack_batch
 from .replies import READ_OPTIONS, FastReader, apply_callback, fast_reader
 from .topology import ClusterNode
+from .routing import command_name
 
 ParseReply = Callable[..., Any]
 
@@ -162,11 +163,27 @@ class NodeBatch:
             missing = len(self.commands) - len(outcomes)
             self._finish(outcomes + [Lost(exc, sent=True)] * missing)
             return
+        except (ValueError, IndexError) as exc:
+            self.node.pool.discard(connection)
+            self._finish(outcomes + self._unread(len(outcomes), exc))
+            return
         except BaseException:
             self.node.pool.discard(connection)
             raise
         self.node.pool.release(connection)
         self._finish(outcomes)
+
+    def _unread(self, position: int, exc: Exception) -> list[Any]:
+        """Outcomes from the reply that could not be read to the batch end.
+
+        The connection is closed there, so the later commands' replies are
+        lost too.
+        """
+        args = self.commands[position][0]
+        error = unreadable_reply(self.node.name, command_name(args), exc)
+        error.__cause__ = exc
+        missing = len(self.commands) - position - 1
+        return [error] + [Lost(error, sent=True)] * missing
 
     def abandon(self) -> None:
         """Close a connection that was written to but will not be read."""

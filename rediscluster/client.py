@@ -42,6 +42,7 @@ from .exceptions import (
     PoolTimeoutError,
     TooManyRedirectsError,
     as_cluster_error,
+    unreadable_reply,
 )
 from .executors import SerialExecutor, ThreadedExecutor
 from .packing import can_pack_fast
@@ -247,6 +248,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             raise ClusterError(
                 "the client is closed; create a new RedisCluster"
             )
+        _reject_other_databases(args)
         target = options.pop("target_nodes", None)
         if len(args) == 2 and policy_name(args) == "SCRIPT LOAD":
             self.scripts.remember(args[1])
@@ -409,9 +411,13 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
                 raise asking_error
         except ResponseError as exc:
             # Every reply sent for this call was read, so the connection is
-            # in step and can be reused.
+            # in step and can be reused, unless the server closes it after a
+            # protocol error (a value over proto-max-bulk-len, for example).
             restore()
-            node.pool.release(connection)
+            if str(exc).startswith("Protocol error"):
+                node.pool.discard(connection)
+            else:
+                node.pool.release(connection)
             converted = as_cluster_error(exc)
             if converted is not exc:
                 raise converted from None
@@ -419,6 +425,9 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         except (ConnectionError, TimeoutError, OSError) as exc:
             node.pool.discard(connection)
             raise _NodeFailure(node, exc, sent=sent) from exc
+        except (ValueError, IndexError) as exc:
+            node.pool.discard(connection)
+            raise unreadable_reply(node.name, command_name(args), exc) from exc
         except BaseException:
             node.pool.discard(connection)
             raise
@@ -515,6 +524,20 @@ def _check_cluster_kwargs(kwargs: Mapping[str, Any]) -> None:
             )
 
 
+
+
+def _reject_other_databases(args: tuple[Any, ...]) -> None:
+    """Refuse commands on databases other than 0 before anything is sent."""
+    name = command_name(args)
+    if name not in ("SELECT", "MOVE", "SWAPDB"):
+        return
+    if name == "SELECT" and len(args) == 2 and str(args[1]) == "0":
+        return  # selecting the one database there is changes nothing
+    raise ClusterError(
+        f"{name} {' '.join(str(a) for a in args[1:])} cannot run: Redis "
+        f"Cluster has only database 0; use key prefixes or hash tags instead "
+        f"of databases"
+    )
 
 
 def _read_asking_reply(connection: AbstractConnection) -> Optional[Exception]:

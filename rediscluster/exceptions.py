@@ -117,6 +117,19 @@ class PoolClosedError(ConnectionError):
     """A node's pool was closed, because the client closed or the node left."""
 
 
+def unreadable_reply(node: str, name: str, error: Exception) -> TopologyError:
+    """Describe a reply that redis-py failed to turn into a value or error.
+
+    redis-py raises ValueError or IndexError while it builds a MovedError or
+    AskError from a redirect that lacks "slot host:port".
+    """
+    return TopologyError(
+        f"{node} sent a reply to {name} that could not be read "
+        f"({type(error).__name__}: {error}); a redirect must read "
+        f"'MOVED <slot> <host>:<port>'. Check that {node} is a Redis Cluster node"
+    )
+
+
 # Reply prefixes that redis-py before 6.0 maps to these classes only in its
 # cluster parser, and to a plain ResponseError everywhere else.
 _CLUSTER_REPLIES: tuple[tuple[str, type[ResponseError]], ...] = (

@@ -62,6 +62,7 @@ _UNSUPPORTED = {
     "MONITOR": "redis.Redis(...).monitor() on one node",
     "SELECT": "key prefixes: Redis Cluster has only database 0",
     "SWAPDB": "key prefixes: Redis Cluster has only database 0",
+    "MOVE": "key prefixes: Redis Cluster has only database 0",
     "ASKING": "nothing: the pipeline sends ASKING itself after an ASK reply",
     "READONLY": "read_from_replicas on the client",
     "READWRITE": "the default client settings",

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from redis._parsers.commands import CommandsParser
 from redis.crc import key_slot
-from redis.exceptions import DataError
+from redis.exceptions import DataError, RedisError
 
 from .exceptions import CrossSlotError
 
@@ -73,9 +73,10 @@ class CommandRouter:
         elif isinstance(key, bytes):
             raw = key
         else:
-            if key is None:
+            if key is None or not isinstance(key, (int, float, bytearray, memoryview)):
                 raise DataError(
-                    "invalid key None: a key must be str, bytes, int or float"
+                    f"invalid key {key!r} of type {type(key).__name__}: a key "
+                    f"must be str, bytes, int or float"
                 )
             raw = bytes(self._encode(key))
         return int(key_slot(raw))
@@ -87,7 +88,19 @@ class CommandRouter:
             return _script_keys(name, args)
         if name.startswith(_KEYLESS_PREFIXES) or len(args) < 2:
             return []
-        keys = self.parser.get_keys(self._parser_client, *args)
+        if isinstance(args[1], (int, float)) and not isinstance(args[1], bool):
+            # redis-py's parser lower-cases the second argument to look up a
+            # subcommand, which fails on numbers (WAIT 1 100 on Redis 7+).
+            args = (args[0], str(args[1])) + args[2:]
+        try:
+            keys = self.parser.get_keys(self._parser_client, *args)
+        except RedisError as exc:
+            if type(exc) is not RedisError:
+                raise
+            # The parser raises a bare RedisError for a command the server's
+            # COMMAND table lacks; sent keyless, the server's own error
+            # reaches the caller.
+            return []
         return list(keys) if keys else []
 
     def slot(self, args: tuple[Any, ...]) -> Optional[int]:

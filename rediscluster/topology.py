@@ -20,6 +20,7 @@ from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
     ConnectionError,
+    InvalidResponse,
     ResponseError,
     TimeoutError,
 )
@@ -114,25 +115,44 @@ def _address(entry: Sequence[Any], default_host: str) -> Address:
     # then reaches it at the address it asked.
     if host in ("", "?"):
         host = default_host
-    return host, int(entry[1])
+    port = int(entry[1])
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 0-65535")
+    return host, port
+
+
+def _slot_range(entry: Sequence[Any], default_host: str) -> SlotRange:
+    start, end = int(entry[0]), int(entry[1])
+    if not 0 <= start <= end < SLOT_COUNT or len(entry) < 3:
+        raise ValueError("needs slots 0-16383 in order and at least one server")
+    servers = [_address(server, default_host) for server in entry[2:]]
+    ids = tuple(
+        _text(server[2]) if len(server) > 2 else None for server in entry[2:]
+    )
+    return SlotRange(start, end, servers[0], tuple(servers[1:]), ids)
 
 
 def parse_cluster_slots(
     reply: Sequence[Any], default_host: str
 ) -> list[SlotRange]:
-    """Turn a raw CLUSTER SLOTS reply (str or bytes) into slot ranges."""
+    """Turn a raw CLUSTER SLOTS reply (str or bytes) into slot ranges.
+
+    Raises TopologyError, quoting the entry, for a reply of the wrong shape.
+    """
+    if not isinstance(reply, (list, tuple)):
+        raise TopologyError(
+            f"invalid CLUSTER SLOTS reply {reply!r}: expected a list of "
+            f"[start, end, [host, port, id], ...] entries"
+        )
     ranges = []
     for entry in reply:
-        start, end = int(entry[0]), int(entry[1])
-        if not 0 <= start <= end < SLOT_COUNT or len(entry) < 3:
-            raise TopologyError(f"invalid CLUSTER SLOTS entry: {entry!r}")
-        servers = [_address(server, default_host) for server in entry[2:]]
-        ids = tuple(
-            _text(server[2]) if len(server) > 2 else None for server in entry[2:]
-        )
-        ranges.append(
-            SlotRange(start, end, servers[0], tuple(servers[1:]), ids)
-        )
+        try:
+            ranges.append(_slot_range(entry, default_host))
+        except (TypeError, ValueError, IndexError) as exc:
+            raise TopologyError(
+                f"invalid CLUSTER SLOTS entry {entry!r} ({exc}): expected "
+                f"[start, end, [host, port, id], ...]"
+            ) from None
     return ranges
 
 
@@ -168,6 +188,13 @@ def _log_owner_changes(
 
 def _format_ranges(ranges: Iterable[tuple[int, int]]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def _not_redis(host: str, port: int, error: Exception) -> TopologyError:
+    return TopologyError(
+        f"{host}:{port} does not speak the Redis protocol ({error}); check "
+        f"that the address and port are those of a Redis Cluster node"
+    )
 
 
 class Topology:
@@ -315,7 +342,7 @@ class Topology:
                     "CLUSTER SLOTS failed on %s:%s: %s", host, port, exc,
                 )
                 continue
-            self._install(parse_cluster_slots(reply, host), f"{host}:{port}")
+            self._install(self._parse_slots(reply, host, port), f"{host}:{port}")
             return
         raise NoReachableNodeError(
             "CLUSTER SLOTS failed on every known node; tried "
@@ -323,12 +350,27 @@ class Topology:
             + ". Check that the addresses are right and the servers are up."
         )
 
+    def _parse_slots(self, reply: Any, host: str, port: int) -> list[SlotRange]:
+        try:
+            return parse_cluster_slots(reply, host)
+        except TopologyError as exc:
+            raise TopologyError(
+                f"{host}:{port} sent an unusable CLUSTER SLOTS reply: {exc}; "
+                f"check that {host}:{port} is a Redis Cluster node"
+            ) from exc
+
     def _query_slots(self, host: str, port: int) -> Any:
         node = self.node(host, port)
-        connection = node.pool.acquire()
+        try:
+            connection = node.pool.acquire()
+        except InvalidResponse as exc:
+            raise _not_redis(host, port, exc) from exc
         try:
             connection.send_command("CLUSTER", "SLOTS")
             reply = connection.read_response()
+        except InvalidResponse as exc:
+            node.pool.discard(connection)
+            raise _not_redis(host, port, exc) from exc
         except ResponseError as exc:
             node.pool.release(connection)
             if "cluster" in str(exc).lower() and "disabled" in str(exc).lower():

@@ -20,6 +20,7 @@ from rediscluster.testing.server import (
     server_name,
     server_version,
 )
+from rediscluster.testing.tls import TlsFiles
 
 __all__ = [
     "SLOT_COUNT",
@@ -30,6 +31,7 @@ __all__ = [
     "ProxyError",
     "ServerNode",
     "ServerNotFoundError",
+    "TlsFiles",
     "find_server_binary",
     "launch_node",
     "remove_stale_directories",

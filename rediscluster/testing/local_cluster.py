@@ -34,6 +34,7 @@ from rediscluster.testing.cluster_state import (
 from rediscluster.testing.node import ServerNode, launch_node
 from rediscluster.testing.proxy import FaultProxy
 from rediscluster.testing.server import find_server_binary, server_name, server_version
+from rediscluster.testing.tls import TlsFiles
 
 __all__ = ["ClusterNotReadyError", "LocalCluster"]
 
@@ -77,7 +78,8 @@ class LocalCluster:
     Use as a context manager, or call :meth:`start` and :meth:`close`. Nodes listen
     on ports P (clients) and P + 10000 (cluster bus). With ``proxy_delay`` set, each
     node gets a :class:`FaultProxy` adding that delay in each direction, in seconds,
-    and announces the proxy's port.
+    and announces the proxy's port. With ``tls``, port P speaks TLS only, and so do
+    the bus and replication.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class LocalCluster:
         proxy_delay: float | None = None,
         extra_config: Mapping[str, str | int] | None = None,
         ready_timeout: float = 30.0,
+        tls: TlsFiles | None = None,
     ) -> None:
         if masters < 1:
             raise ValueError(f"masters must be >= 1, got {masters!r}")
@@ -98,6 +101,11 @@ class LocalCluster:
             raise ValueError(f"replicas must be >= 0, got {replicas!r}")
         if proxy_delay is not None and proxy_delay < 0:
             raise ValueError(f"proxy_delay must be >= 0 seconds, got {proxy_delay!r}")
+        if tls is not None and proxy_delay is not None:
+            raise ValueError(
+                "tls cannot be combined with proxy_delay: the proxies do not "
+                "speak TLS; drop one of the two"
+            )
         self.master_count = masters
         self.replicas_per_master = replicas
         self.host = host
@@ -108,6 +116,7 @@ class LocalCluster:
         self.proxy_delay = proxy_delay
         self.extra_config: dict[str, str | int] = dict(extra_config or {})
         self.ready_timeout = ready_timeout
+        self.tls = tls
         self.nodes: list[ServerNode] = []
         self._directory: Path | None = None
         self._state = "not started"
@@ -203,6 +212,7 @@ class LocalCluster:
             announced_port=proxy.port if proxy is not None else None,
             proxy=proxy,
             extra_config=self.extra_config,
+            tls=self.tls,
         )
 
     def _build(self) -> None:

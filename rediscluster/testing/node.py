@@ -20,6 +20,7 @@ import redis
 from rediscluster.testing._process import parent_death_preexec, stop_process
 from rediscluster.testing.ports import BUS_PORT_OFFSET, pick_node_port
 from rediscluster.testing.server import server_version
+from rediscluster.testing.tls import TlsFiles
 
 if TYPE_CHECKING:
     from rediscluster.testing.proxy import FaultProxy
@@ -62,6 +63,7 @@ class ServerNode:
         announced_port: int | None = None,
         proxy: FaultProxy | None = None,
         extra_config: Mapping[str, str | int] | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.binary = binary
         self.directory = directory
@@ -73,6 +75,7 @@ class ServerNode:
         self.node_timeout_ms = node_timeout_ms
         self.proxy = proxy
         self.extra_config: dict[str, str | int] = dict(extra_config or {})
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
         self.node_id = ""
         self.role = "master"
@@ -96,8 +99,11 @@ class ServerNode:
 
     def config_lines(self) -> list[str]:
         """Return the lines of the config file this node starts with."""
-        lines = [
-            f"port {self.port}",
+        if self.tls is not None:
+            listen = self.tls.config_lines(self.port)
+        else:
+            listen = [f"port {self.port}"]
+        lines = listen + [
             f"bind {self.host}",
             "protected-mode no",
             "daemonize no",
@@ -226,9 +232,12 @@ class ServerNode:
         """Return a ``redis.Redis`` connected straight to the server's own port.
 
         With ``requirepass`` in the node's extra config, the client sends that
-        password unless ``password`` is given.
+        password unless ``password`` is given. A TLS node gets a TLS client
+        that trusts the node's CA.
         """
         options: dict[str, Any] = {"host": self.host, "port": self.port}
+        if self.tls is not None:
+            options.update(self.tls.client_kwargs())
         if "requirepass" in self.extra_config:
             options["password"] = str(self.extra_config["requirepass"])
         options.update(kwargs)
