@@ -45,7 +45,7 @@ from .exceptions import (
     unreadable_reply,
 )
 from .executors import SerialExecutor, ThreadedExecutor
-from .packing import can_pack_fast
+from .packing import can_pack_fast, pack_one
 from .pool import NodePool, make_connection_factory
 from .routing import CommandRouter, command_name
 from .startup import StartupNode, parse_startup_nodes
@@ -398,10 +398,13 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         sent = False
         restore = extend_timeout_for_blocking(connection, args)
         try:
+            packed = pack_one(args) if self.wire.fast_pack else None
             if asking:
                 connection.send_packed_command(
                     connection.pack_commands([("ASKING",), args])
                 )
+            elif packed is not None:
+                connection.send_packed_command([packed])
             else:
                 connection.send_command(*args)
             sent = True

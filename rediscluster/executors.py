@@ -231,6 +231,9 @@ class ThreadedExecutor:
             try:
                 task.run()
             finally:
+                # Drop the task now: held until the next get(), it would keep
+                # the batch and its replies alive after execute() returned.
+                del task
                 with self._lock:
                     self._idle += 1
 

@@ -46,8 +46,10 @@ class MultiKeyCommands:
             return list(self.execute_command("MGET", *names))
 
         pipe = self.pipeline()
-        for positions in groups.values():
-            pipe.execute_command("MGET", *(names[p] for p in positions))
+        for slot, positions in groups.items():
+            pipe.queue_routed(
+                "MGET", ("MGET", *(names[p] for p in positions)), {}, slot
+            )
         values: list[Any] = [None] * len(names)
         for positions, reply in zip(groups.values(), pipe.execute()):
             for position, value in zip(positions, reply):
@@ -66,8 +68,9 @@ class MultiKeyCommands:
             return bool(self.execute_command("MSET", *_flatten(items)))
 
         pipe = self.pipeline()
-        for positions in groups.values():
-            pipe.execute_command("MSET", *_flatten(items[p] for p in positions))
+        for slot, positions in groups.items():
+            flat = _flatten(items[p] for p in positions)
+            pipe.queue_routed("MSET", ("MSET", *flat), {}, slot)
         return all(pipe.execute())
 
     def msetnx(self: "RedisCluster", mapping: Mapping[Any, Any]) -> bool:
@@ -120,6 +123,6 @@ def _count(client: "RedisCluster", command: str, names: tuple[Any, ...]) -> int:
         return int(client.execute_command(command, *keys))
 
     pipe = client.pipeline()
-    for positions in groups.values():
-        pipe.execute_command(command, *(keys[p] for p in positions))
+    for slot, positions in groups.items():
+        pipe.queue_routed(command, (command, *(keys[p] for p in positions)), {}, slot)
     return sum(int(reply) for reply in pipe.execute())

@@ -228,8 +228,17 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             raise PipelineUsageError(
                 f"{name} cannot be queued in a cluster pipeline; use {instead}"
             )
+        return self.queue_routed(name, args, options, self.client.router.slot(args))
+
+    def queue_routed(
+        self,
+        name: str,
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+        slot: Optional[int],
+    ) -> "ClusterPipeline":
+        """Queue a command whose hash slot the caller already computed."""
         client = self.client
-        slot = client.router.slot(args)
         if self.transaction:
             self._check_transaction_slot(name, slot)
         replica_read = (
