@@ -53,6 +53,7 @@ class CommandRouter:
         self._parser_client = parser_client
         self._parser: Optional[CommandsParser] = None
         self._read_only: dict[str, bool] = {}
+        self._positions: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -83,6 +84,12 @@ class CommandRouter:
 
     def keys(self, args: tuple[Any, ...]) -> list[Any]:
         """Return the keys of a command, or [] for a keyless command."""
+        positions = self._positions.get(args[0])
+        if positions is not None and len(args) > 1:
+            first, last, step = positions
+            if last < 0:
+                last += len(args)
+            return list(args[first : last + 1 : step])
         name = command_name(args)
         if name in _SCRIPT_COMMANDS:
             return _script_keys(name, args)
@@ -101,7 +108,32 @@ class CommandRouter:
             # COMMAND table lacks; sent keyless, the server's own error
             # reaches the caller.
             return []
+        self._learn_positions(args[0])
         return list(keys) if keys else []
+
+    def _learn_positions(self, name: Any) -> None:
+        """Cache fixed key positions of a command, from its COMMAND entry.
+
+        redis-py's parser does the same lookup on every call; commands whose
+        keys sit at fixed positions (most of them) skip it next time.
+        Commands with movable keys, subcommands or pub/sub channels keep
+        going through the parser.
+        """
+        if not isinstance(name, str) or " " in name or name in self._positions:
+            return
+        parser = self._parser
+        info = parser.commands.get(name.lower()) if parser is not None else None
+        if info is None:
+            return
+        flags = {_text(flag) for flag in info.get("flags", ())}
+        first = int(info.get("first_key_pos", 0))
+        last = int(info.get("last_key_pos", 0))
+        step = int(info.get("step_count", 0))
+        if "movablekeys" in flags or "pubsub" in flags or first < 1 or step < 1:
+            return
+        if "subcommands" in info and info["subcommands"]:
+            return
+        self._positions[name] = (first, last, step)
 
     def slot(self, args: tuple[Any, ...]) -> Optional[int]:
         """Return the slot of a command's keys, None when it has none.
