@@ -55,7 +55,7 @@ class Lost:
 
 @dataclass(frozen=True)
 class WireContext:
-    """How a client's batches encode commands and decode replies.
+    """Encoding and decoding settings shared by a client's batches.
 
     ``packer`` is an unconnected connection of the client, used only for its
     command encoder.

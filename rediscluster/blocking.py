@@ -1,10 +1,10 @@
 """Read timeouts for blocking commands (BLPOP, XREAD BLOCK, WAIT, ...).
 
 A blocking command may legitimately wait longer than ``socket_timeout``
-before its reply comes. redis-py leaves that to the caller; this client
+before its reply comes. redis-py leaves that to the caller. This client
 extends the connection's read timeout by the command's own block time for
-that one command, so the command ends when its own timeout says and a dead
-node is still detected ``socket_timeout`` later.
+that one command, so the command ends at its own timeout and a dead node is
+still detected ``socket_timeout`` later.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         return run_on_nodes(self, self.resolve(target), args, options, merge)
 
     def register_script(self, script: Any) -> Script:
-        """Return a callable Script; its source is kept to answer NOSCRIPT."""
+        """Return a callable Script, keeping its source to reload after NOSCRIPT."""
         self.scripts.remember(script)
         return Script(self, script)
 
@@ -554,8 +554,8 @@ def _read_asking_reply(connection: AbstractConnection) -> Optional[Exception]:
 
 
 def _send_readonly(connection: AbstractConnection) -> None:
-    # READONLY lets a replica serve reads of its master's slots; on a master
-    # it has no effect, so every connection gets it and a node that changes
+    # READONLY lets a replica serve reads of its master's slots and has no
+    # effect on a master. So every connection gets it, and a node that changes
     # role needs no new connections.
     connection.send_command("READONLY")
     connection.read_response()

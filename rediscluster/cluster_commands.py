@@ -111,7 +111,7 @@ class ClusterNodeCommands:
         return self._keyless("CLUSTER SLOTS", target_nodes)
 
     def cluster_countkeysinslot(self: "RedisCluster", slot: int) -> int:
-        """Return how many keys the master of slot holds in it."""
+        """Return the number of keys that the master of slot stores in it."""
         node = self.topology.table.primary_for(slot)
         reply = self.execute_command(
             "CLUSTER COUNTKEYSINSLOT", slot, target_nodes=node

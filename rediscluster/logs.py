@@ -2,8 +2,8 @@
 
 During a failover every thread retries every command, and each retry is worth
 a WARNING the first time, not thousands of times. ``RateLimiter`` lets one
-record per key through per interval and counts the ones it held back; the
-next record that passes says how many were held back.
+record per key through per interval and counts the ones it suppressed. The
+next record that passes reports how many were suppressed.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Multi-key commands whose keys span hash slots, split per slot.
 
 Redis Cluster rejects a command whose keys hash to different slots. For
-MGET, MSET, DEL, UNLINK, EXISTS and TOUCH the client can do better: it sends
-one command per slot through a pipeline, so node batches still run
-concurrently, then reassembles the replies in the caller's key order (MGET)
-or adds them up (the counting commands). Keys of one slot still go out as a
+MGET, MSET, DEL, UNLINK, EXISTS and TOUCH the client sends one command per
+slot through a pipeline, so node batches still run concurrently. It then puts
+the replies back in the caller's key order (MGET) or adds them up (the
+counting commands). Keys of one slot still go out as a
 single command. The split commands are not atomic across slots; MSETNX,
 whose all-or-nothing promise cannot hold across nodes, raises instead.
 """

@@ -199,7 +199,7 @@ class NodePool:
 
 
 def _is_stale(connection: AbstractConnection) -> bool:
-    """Tell whether an idle connection was closed by the server or holds data.
+    """Tell whether an idle connection was closed by the server or has data.
 
     An idle connection has nothing to read, so a readable socket means the
     server closed it (or sent something unexpected). Writing a command to it

@@ -1,8 +1,8 @@
 """Retry policy helpers shared by plain commands, pipelines and transactions.
 
-Attempts and delays come from the client's ``redis.retry.Retry``; redis-py
+Attempts and delays come from the client's ``redis.retry.Retry``. redis-py
 exposes its retry count through ``get_retries()`` (5.1 and later) and keeps
-the backoff object private, so both are read here in one place.
+the backoff object private, so both are read here, in one place.
 """
 
 from __future__ import annotations

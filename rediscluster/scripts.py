@@ -1,4 +1,4 @@
-"""Lua script sources kept by the client, to answer NOSCRIPT on any node.
+"""Lua script sources kept by the client, to recover from NOSCRIPT on any node.
 
 Each master keeps its own script cache, and a node that joined or restarted
 has an empty one. redis-py's ``Script`` reloads a script only through the

@@ -3,7 +3,7 @@
 ``Topology`` keeps the node table and an immutable ``SlotTable`` snapshot.
 It reads the layout with CLUSTER SLOTS from the first node that replies,
 updates one slot at a time on MOVED, and re-reads the whole layout after a
-configurable number of MOVED replies or when a caller asks. Only one refresh
+configurable number of MOVED replies or on request. Only one refresh
 runs at a time; callers that failed while another thread refreshed reuse its
 result instead of starting their own.
 """
@@ -243,7 +243,7 @@ class Topology:
         """Return the node for an address a server reported, after the remap.
 
         Addresses from CLUSTER SLOTS, MOVED and ASK go through here; addresses
-        the client already holds (startup nodes, known nodes) must not, since
+        the client already has (startup nodes, known nodes) must not, since
         a remap need not be idempotent.
         """
         host, port = self.remap((host, port))
@@ -424,8 +424,8 @@ class Topology:
 
     def _swap(self, table: SlotTable, members: dict[str, ClusterNode]) -> None:
         with self._lock:
-            gone = [n for name, n in self._nodes.items() if name not in members]
-            for node in gone:
+            departed = [n for name, n in self._nodes.items() if name not in members]
+            for node in departed:
                 del self._nodes[node.name]
             self._table = table
             self._generation += 1
@@ -433,7 +433,7 @@ class Topology:
             self.refresh_count += 1
             if self._default is not None and self._default.name not in members:
                 self._default = None
-        for node in gone:
+        for node in departed:
             logger.info("node %s left the cluster layout", node.name)
             node.pool.close()
 
