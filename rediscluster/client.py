@@ -135,11 +135,21 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         **kwargs: Any,
     ) -> None:
         legacy = translate_legacy_kwargs(kwargs)
-        skip_full_coverage_check = legacy.get(
-            "skip_full_coverage_check", skip_full_coverage_check
-        )
-        read_from_replicas = legacy.get("read_from_replicas", read_from_replicas)
-        retry = legacy.get("retry", retry)
+        given = {
+            "skip_full_coverage_check": skip_full_coverage_check,
+            "read_from_replicas": read_from_replicas,
+            "retry": retry,
+        }
+        for name, value in legacy.items():
+            if given[name] not in (None, False):
+                raise ValueError(
+                    f"{name} was given together with its older name; pass "
+                    f"only one of them"
+                )
+            given[name] = value
+        skip_full_coverage_check = bool(given["skip_full_coverage_check"])
+        read_from_replicas = bool(given["read_from_replicas"])
+        retry = given["retry"]
         nodes = parse_startup_nodes(startup_nodes, host, port)
         remap = combine_remaps(address_remap, host_port_remap)
         _check_cluster_kwargs(kwargs)
@@ -288,6 +298,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         redirects = 0
         ask_node: Optional[ClusterNode] = None
         loaded_script = False
+        started = time.monotonic()
         while True:
             generation = self.topology.refresh_count
             node = ask_node or self._node_for(slot, args)
@@ -325,7 +336,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             ask_node = None
             failures += 1
             if failures > retries:
-                raise error
+                raise _retries_exhausted(error, retries, started)
             self._before_retry(retry_node, error, failures, generation, slot)
             time.sleep(backoff.compute(failures))
 
@@ -541,6 +552,20 @@ def _reject_other_databases(args: tuple[Any, ...]) -> None:
         f"Cluster has only database 0; use key prefixes or hash tags instead "
         f"of databases"
     )
+
+
+def _retries_exhausted(error: Exception, retries: int, started: float) -> Exception:
+    """Return a connection error that says the retries ran out, and the fix."""
+    if type(error) not in (ConnectionError, TimeoutError):
+        return error
+    seconds = time.monotonic() - started
+    exhausted = type(error)(
+        f"{error} (gave up after {retries} retries in {seconds:.1f} s; a "
+        f"failover takes about cluster-node-timeout, so give retry= a budget "
+        f"that outlasts it)"
+    )
+    exhausted.__cause__ = error
+    return exhausted
 
 
 def _read_asking_reply(connection: AbstractConnection) -> Optional[Exception]:

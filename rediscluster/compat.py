@@ -42,7 +42,14 @@ def translate_legacy_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         translated["retry"] = Retry(
             ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=attempts
         )
-    if kwargs.pop("max_connections_per_node", True) is False:
+    per_node = kwargs.pop("max_connections_per_node", True)
+    if not isinstance(per_node, bool):
+        raise ValueError(
+            f"invalid max_connections_per_node {per_node!r}: it is a bool in "
+            f"redis-py-cluster; here max_connections always bounds each node, "
+            f"so pass max_connections={per_node!r} instead"
+        )
+    if per_node is False:
         logger.warning(
             "max_connections_per_node=False is not supported: max_connections "
             "bounds each node's pool"

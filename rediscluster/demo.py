@@ -22,6 +22,7 @@ from collections import Counter
 from typing import Any, Optional, Sequence
 
 import redis
+from redis.exceptions import RedisError
 
 from .client import RedisCluster
 
@@ -168,16 +169,32 @@ def spread(address: str, keys: int = 10000) -> Counter[str]:
 
 
 def _connect(address: str) -> RedisCluster:
-    """Return a client for a ``host:port`` or ``[ipv6]:port`` address."""
+    """Return a client for ``host:port``, ``[ipv6]:port`` or a redis:// URL."""
+    if address.startswith(("redis://", "rediss://")):
+        return RedisCluster.from_url(address)
     return RedisCluster(startup_nodes=[address])
+
+
+def remove_demo_keys(address: str) -> int:
+    """Delete every key the demo wrote; return how many were deleted."""
+    client = _connect(address)
+    try:
+        keys = list(client.scan_iter(match="demo:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        client.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo; return the process exit status."""
     parser = argparse.ArgumentParser(prog="python -m rediscluster demo")
     parser.add_argument(
-        "--cluster", metavar="HOST:PORT",
-        help="use this running cluster instead of starting a local one",
+        "--cluster", metavar="HOST:PORT|URL",
+        help="use this running cluster instead of starting a local one; a "
+        "redis:// or rediss:// URL may carry a username and password. The "
+        "demo writes demo:* keys there and deletes them at the end",
     )
     parser.add_argument(
         "--delay-ms", type=float, default=1.0,
@@ -204,9 +221,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _report(address: str, args: argparse.Namespace) -> int:
-    counts = spread(address)
-    print("10000 keys written and read back; keys per master:")
-    for name, count in sorted(counts.items()):
-        print(f"  {name}  {count}")
-    print_table(measure(address, args.pipelines, not args.no_gevent), args.pipelines)
+    try:
+        counts = spread(address)
+        print("10000 keys written and read back; keys per master (the ports")
+        print("the nodes announce, which are the proxies' ports when proxied):")
+        for name, count in sorted(counts.items()):
+            print(f"  {name}  {count}")
+        rows = measure(address, args.pipelines, not args.no_gevent)
+        print_table(rows, args.pipelines)
+    except RedisError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        try:
+            removed = remove_demo_keys(address)
+            print(f"removed the {removed} demo:* keys the demo wrote")
+        except RedisError as exc:
+            print(f"could not remove the demo:* keys: {exc}", file=sys.stderr)
     return 0

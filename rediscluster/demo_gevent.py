@@ -20,7 +20,10 @@ from rediscluster.demo import run_workload  # noqa: E402
 def main() -> None:
     """Run the workload on the cluster named on the command line."""
     address, pipelines = sys.argv[1], int(sys.argv[2])
-    client = RedisCluster(startup_nodes=[address])
+    if address.startswith(("redis://", "rediss://")):
+        client = RedisCluster.from_url(address)
+    else:
+        client = RedisCluster(startup_nodes=[address])
     try:
         timings = run_workload(client, pipelines, use_threads=True)
     finally:

@@ -112,10 +112,7 @@ class NodePool:
             connection.disconnect()
             self._unreserve()
             # redis-py's message comes from the server and names no address.
-            raise type(exc)(
-                f"authentication to {self.address} failed: {exc}; check the "
-                f"username and password"
-            ) from exc
+            raise type(exc)(_auth_message(self.address, exc)) from exc
         except BaseException:
             if connection is not None:
                 connection.disconnect()
@@ -196,6 +193,18 @@ class NodePool:
                 self._idle = []
                 self._created = 0
                 self._pid = os.getpid()
+
+
+def _auth_message(address: str, error: Exception) -> str:
+    """Return an authentication error message naming the node and the fix."""
+    text = str(error).rstrip(".")
+    if "HELLO must be called" in text or "NOAUTH" in text:
+        return (
+            f"the server at {address} requires authentication ({text}); pass "
+            f"password= (and username= for an ACL user)"
+        )
+    return f"authentication to {address} failed: {text}; check the username " \
+        f"and password"
 
 
 def _is_stale(connection: AbstractConnection) -> bool:
