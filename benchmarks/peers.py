@@ -47,7 +47,25 @@ class Peer:
         raise NotImplementedError
 
 
-class RedisClusterPeer(Peer):
+class _RedisPyStylePeer(Peer):
+    """Shared calls of the two clients with redis-py's command API."""
+
+    client: Any
+
+    def set_pipeline(self, keys: Sequence[str], value: bytes) -> list[Any]:
+        pipe = self.client.pipeline()
+        for key in keys:
+            pipe.set(key, value)
+        return pipe.execute()
+
+    def get(self, key: str) -> Any:
+        return self.client.get(key)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RedisClusterPeer(_RedisPyStylePeer):
     """rediscluster, with pipeline worker threads on or off."""
 
     def __init__(self, target: Target, use_threads: bool) -> None:
@@ -60,23 +78,12 @@ class RedisClusterPeer(Peer):
             address_remap=target.map_address if target.remap else None,
         )
 
-    def set_pipeline(self, keys: Sequence[str], value: bytes) -> list[Any]:
-        pipe = self.client.pipeline()
-        for key in keys:
-            pipe.set(key, value)
-        return pipe.execute()
-
-    def get(self, key: str) -> Any:
-        return self.client.get(key)
-
     def mget(self, keys: Sequence[str]) -> list[Any]:
         return self.client.mget(keys)
 
-    def close(self) -> None:
-        self.client.close()
 
 
-class RedisPyPeer(Peer):
+class RedisPyPeer(_RedisPyStylePeer):
     """redis-py's own ``redis.cluster.RedisCluster``."""
 
     name = REDIS_PY
@@ -90,20 +97,9 @@ class RedisPyPeer(Peer):
             address_remap=target.map_address if target.remap else None,
         )
 
-    def set_pipeline(self, keys: Sequence[str], value: bytes) -> list[Any]:
-        pipe = self.client.pipeline()
-        for key in keys:
-            pipe.set(key, value)
-        return pipe.execute()
-
-    def get(self, key: str) -> Any:
-        return self.client.get(key)
-
     def mget(self, keys: Sequence[str]) -> list[Any]:
         return self.client.mget_nonatomic(keys)
 
-    def close(self) -> None:
-        self.client.close()
 
 
 class GlidePeer(Peer):

@@ -135,21 +135,21 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         **kwargs: Any,
     ) -> None:
         legacy = translate_legacy_kwargs(kwargs)
-        given = {
+        settings = {
             "skip_full_coverage_check": skip_full_coverage_check,
             "read_from_replicas": read_from_replicas,
             "retry": retry,
         }
         for name, value in legacy.items():
-            if given[name] not in (None, False):
+            if settings[name] not in (None, False):
                 raise ValueError(
-                    f"{name} was given together with its older name; pass "
+                    f"{name} was passed together with its older name; pass "
                     f"only one of them"
                 )
-            given[name] = value
-        skip_full_coverage_check = bool(given["skip_full_coverage_check"])
-        read_from_replicas = bool(given["read_from_replicas"])
-        retry = given["retry"]
+            settings[name] = value
+        skip_full_coverage_check = bool(settings["skip_full_coverage_check"])
+        read_from_replicas = bool(settings["read_from_replicas"])
+        retry = settings["retry"]
         nodes = parse_startup_nodes(startup_nodes, host, port)
         remap = combine_remaps(address_remap, host_port_remap)
         _check_cluster_kwargs(kwargs)
@@ -555,7 +555,7 @@ def _reject_other_databases(args: tuple[Any, ...]) -> None:
 
 
 def _retries_exhausted(error: Exception, retries: int, started: float) -> Exception:
-    """Return a connection error that says the retries ran out, and the fix."""
+    """Return a connection error stating that the retries ran out, and the fix."""
     if type(error) not in (ConnectionError, TimeoutError):
         return error
     seconds = time.monotonic() - started

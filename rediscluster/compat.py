@@ -1,7 +1,7 @@
 """Keyword names from redis-py's ``redis.cluster`` and from redis-py-cluster.
 
 Code moving to this client keeps working when it passes the names it used
-before; each is translated to this client's own keyword here, in one place.
+before. Each is translated to this client's own keyword here, in one place.
 
 | old keyword | package | this client |
 | --- | --- | --- |

@@ -43,10 +43,10 @@ class RateLimiter:
                 self._held[key] = self._held.get(key, 0) + 1
                 return
             self._last[key] = now
-            held = self._held.pop(key, 0)
-        if held:
+            suppressed = self._held.pop(key, 0)
+        if suppressed:
             message += " (%d similar messages in the last %.0f s not shown)"
-            args = (*args, held, self.interval)
+            args = (*args, suppressed, self.interval)
         logger.log(level, message, *args)
 
 

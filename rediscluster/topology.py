@@ -242,8 +242,8 @@ class Topology:
     ) -> ClusterNode:
         """Return the node for an address a server reported, after the remap.
 
-        Addresses from CLUSTER SLOTS, MOVED and ASK go through here; addresses
-        the client already has (startup nodes, known nodes) must not, since
+        Addresses from CLUSTER SLOTS, MOVED and ASK go through here. Addresses
+        the client already has (startup nodes, known nodes) must not, because
         a remap need not be idempotent.
         """
         host, port = self.remap((host, port))
