@@ -265,12 +265,14 @@ class TransactionMixin:
         if connection is None:
             connection = self._acquire(node)
         owned = self._watch_connection is None
+
         # One ASKING before MULTI covers the whole transaction: the server keeps
         # the flag until EXEC, while an ASKING inside MULTI would only queue.
         wire: list[tuple[Any, ...]] = [("ASKING",)] if ask_node is not None else []
         wire.append(("MULTI",))
         wire.extend(command.args for command in commands)
         wire.append(("EXEC",))
+
         try:
             connection.send_packed_command(connection.pack_commands(wire))
             replies = self._read_transaction(connection, commands, ask_node is not None)
@@ -296,6 +298,7 @@ class TransactionMixin:
         except BaseException:
             self._drop(node, connection, owned)
             raise
+
         self._give_back(node, connection, owned)
         return self._finish(commands, replies, raise_on_error)
 

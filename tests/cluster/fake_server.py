@@ -68,7 +68,7 @@ def _parse_one(data: bytes) -> tuple[list[bytes], int] | None:
 
 
 def standard_answer(port: int) -> Answer:
-    """Answer the set-up commands a redis-py client sends, OK to the rest."""
+    """Return a handler that replies to redis-py's set-up commands and OK to others."""
 
     def answer(command: list[bytes]) -> bytes | None:
         name = command[0].upper()
@@ -85,7 +85,7 @@ def standard_answer(port: int) -> Answer:
 
 
 class FakeServer:
-    """Accepts loopback connections and answers each command with ``answer``.
+    """A loopback server that replies to each command with ``answer``.
 
     ``greeting`` is sent as soon as a client connects, before it writes.
     """

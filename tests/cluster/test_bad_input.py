@@ -243,7 +243,7 @@ def test_pipeline_after_client_close(cluster: LocalCluster) -> None:
 
 
 def test_non_cluster_server() -> None:
-    # A fake standalone server answers CLUSTER SLOTS as Redis does there.
+    # A fake standalone server replies to CLUSTER SLOTS as Redis does there.
     disabled = b"-ERR This instance has cluster support disabled\r\n"
     with serve_slots(disabled) as server:
         with pytest.raises(rediscluster.NotClusterError, match="cluster-enabled"):

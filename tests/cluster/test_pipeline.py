@@ -118,7 +118,7 @@ def test_threads_spread_reads_to_workers(
     for key in keys:
         rc.set(key, key)
     recorder = ThreadRecorder(monkeypatch)
-    # The caller reads the batch of the lowest node address itself; a blocking
+    # The caller reads the batch of the lowest node address itself. A blocking
     # command there keeps it busy long enough for workers to claim the others.
     pipe = rc.pipeline(use_threads=True)
     first = min(rc.get_primaries(), key=lambda node: (node.host, node.port))
