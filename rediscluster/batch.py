@@ -27,7 +27,7 @@ from redis.exceptions import (
 
 from .exceptions import PoolTimeoutError, as_cluster_error, unreadable_reply
 from .packing import pack_batch
-from .replies import READ_OPTIONS, FastReader, apply_callback, fast_reader
+from .replies import READ_OPTIONS, FastReader, convert_reply, fast_reader
 from .topology import ClusterNode
 from .routing import command_name
 
@@ -116,6 +116,13 @@ class NodeBatch:
             context.packer, self._wire_commands(), context.fast_pack
         )
 
+    @property
+    def payload_size(self) -> int:
+        """Number of bytes the packed batch writes; 0 before ``pack``."""
+        if self._payload is None:
+            return 0
+        return sum(len(part) for part in self._payload)
+
     def send(self) -> None:
         """Take a connection and write the packed commands in one write."""
         self._started = time.perf_counter()
@@ -173,6 +180,28 @@ class NodeBatch:
         self.node.pool.release(connection)
         self._finish(outcomes)
 
+    def socket(self) -> Any:
+        """Return the socket of a sent, unread batch; None if there is none."""
+        if self._connection is None:
+            return None
+        return getattr(self._connection, "_sock", None)
+
+    def read_timeout(self) -> Optional[float]:
+        """Return the socket's read timeout in seconds; None waits forever."""
+        sock = self.socket()
+        if sock is None:
+            return None
+        timeout = sock.gettimeout()
+        return None if timeout is None else float(timeout)
+
+    def fail_read(self, exc: Exception) -> None:
+        """Give up on reading a sent batch: close it and mark every command lost."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        self.node.pool.discard(connection)
+        self._finish([Lost(exc, sent=True)] * len(self.commands))
+
     def _unread(self, position: int, exc: Exception) -> list[Any]:
         """Outcomes from the reply that could not be read to the batch end.
 
@@ -200,6 +229,9 @@ class NodeBatch:
     def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> None:
         next_reply = reader.next_reply
         callbacks = self.context.callbacks if self.context else {}
+        # redis-py's callback table is case-insensitive, and each lookup
+        # upper-cases the name; a batch repeats few command names.
+        found: dict[Any, Any] = {}
         append = outcomes.append
         for (args, options), asking in zip(self.commands, self.asking):
             if asking:
@@ -208,9 +240,13 @@ class NodeBatch:
             if isinstance(reply, Exception):
                 append(as_cluster_error(reply))
                 continue
-            callback = callbacks.get(args[0])
+            name = args[0]
+            try:
+                callback = found[name]
+            except KeyError:
+                callback = found[name] = callbacks.get(name)
             if callback is not None:
-                reply = apply_callback(callbacks, args[0], options, reply)
+                reply = convert_reply(callback, options, reply)
             append(reply)
 
     def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:

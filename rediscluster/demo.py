@@ -22,6 +22,7 @@ from collections import Counter
 from typing import Any, Optional, Sequence
 
 import redis
+from redis.connection import parse_url
 from redis.exceptions import RedisError
 
 from .client import RedisCluster
@@ -49,15 +50,27 @@ def build_pipeline(pipe: Any, prefix: str) -> list[Any]:
 
 
 def run_workload(
-    client: RedisCluster, pipelines: int, use_threads: bool, warmup: int = 5
-) -> list[float]:
-    """Run pipelines of 30 commands; return seconds per pipeline.
+    client: RedisCluster,
+    pipelines: int,
+    use_threads: bool,
+    warmup: int = 5,
+    ping: Optional[redis.Redis] = None,
+) -> tuple[list[float], list[float]]:
+    """Run pipelines of 30 commands; return seconds per pipeline and per PING.
 
-    Raises AssertionError when any reply differs from the expected one.
+    With ``ping``, one PING on that connection is timed before each pipeline,
+    so both figures see the same load on the machine. Raises AssertionError
+    when any reply differs from the expected one.
     """
     run = uuid.uuid4().hex[:8]
     timings = []
+    pings = []
     for number in range(warmup + pipelines):
+        if ping is not None:
+            started = time.perf_counter()
+            ping.ping()
+            if number >= warmup:
+                pings.append(time.perf_counter() - started)
         pipe = client.pipeline(use_threads=use_threads)
         expected = build_pipeline(pipe, f"demo:{run}:{number}")
         started = time.perf_counter()
@@ -69,21 +82,16 @@ def run_workload(
             )
         if number >= warmup:
             timings.append(elapsed)
-    return timings
+    return timings, pings
 
 
-def ping_round_trip(host: str, port: int, count: int = 200) -> float:
-    """Return the median seconds of one PING to host:port."""
-    connection = redis.Redis(host=host, port=port)
-    try:
-        timings = []
-        for _ in range(count):
-            started = time.perf_counter()
-            connection.ping()
-            timings.append(time.perf_counter() - started)
-    finally:
-        connection.close()
-    return statistics.median(timings)
+def ping_client(address: str, host: str, port: int) -> redis.Redis:
+    """Return a plain connection to host:port with the credentials of address."""
+    if not address.startswith(("redis://", "rediss://")):
+        return redis.Redis(host=host, port=port)
+    settings = parse_url(address)
+    settings.update(host=host, port=port)
+    return redis.Redis(connection_pool=redis.ConnectionPool(**settings))
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -105,19 +113,30 @@ def _gevent_timings(address: str, pipelines: int) -> list[float]:
 
 
 def measure(address: str, pipelines: int, gevent: bool) -> list[dict[str, Any]]:
-    """Run the workload in each mode; return one table row per mode."""
+    """Run the workload in each mode; return one table row per mode.
+
+    PING round trips to the first master are timed between the pipelines of
+    the threads-off and threads-on runs, and their median is the reference
+    for every mode.
+    """
     client = _connect(address)
+    primary = client.get_primaries()[0]
+    ping = ping_client(address, primary.host, primary.port)
+    pings: list[float] = []
     try:
-        primary = client.get_primaries()[0]
-        rtt = ping_round_trip(primary.host, primary.port)
-        modes = [
-            ("threads off", run_workload(client, pipelines, use_threads=False)),
-            ("threads on", run_workload(client, pipelines, use_threads=True)),
-        ]
+        modes = []
+        for mode, use_threads in (("threads off", False), ("threads on", True)):
+            timings, mode_pings = run_workload(
+                client, pipelines, use_threads=use_threads, ping=ping
+            )
+            modes.append((mode, timings))
+            pings.extend(mode_pings)
     finally:
+        ping.close()
         client.close()
     if gevent:
         modes.append(("threads on, gevent", _gevent_timings(address, pipelines)))
+    rtt = statistics.median(pings)
     rows = []
     for mode, timings in modes:
         median = statistics.median(timings)

@@ -25,7 +25,7 @@ def main() -> None:
     else:
         client = RedisCluster(startup_nodes=[address])
     try:
-        timings = run_workload(client, pipelines, use_threads=True)
+        timings, _ = run_workload(client, pipelines, use_threads=True)
     finally:
         client.close()
     print(json.dumps(timings))

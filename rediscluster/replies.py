@@ -91,15 +91,10 @@ def fast_reader(connection: AbstractConnection) -> Optional[FastReader]:
     return FastReader(parser, push_type if protocol != "2" else None)
 
 
-def apply_callback(
-    callbacks: Any, name: Any, options: dict[str, Any], reply: Any
+def convert_reply(
+    callback: Callable[..., Any], options: dict[str, Any], reply: Any
 ) -> Any:
-    """Convert a raw reply as ``redis.Redis.parse_response`` would."""
-    if isinstance(reply, Exception):
-        return reply
-    callback: Optional[Callable[..., Any]] = callbacks.get(name)
-    if callback is None:
-        return reply
+    """Apply a redis-py response callback with the command's options."""
     if options:
         options = {k: v for k, v in options.items() if k != "keys"}
     return callback(reply, **options)

@@ -154,13 +154,15 @@ GEVENT_CHILD = textwrap.dedent(
     timings = []
     ok = True
     for round_number in range(5):
+        # Values large enough that every node's batch goes to a worker.
+        value = str(round_number).encode() * 16384
         pipe = rc.pipeline(use_threads=True)
         for key in keys:
-            pipe.set(key, f"{key}:{round_number}").get(key)
+            pipe.set(key, value).get(key)
         started = time.perf_counter()
         results = pipe.execute()
         timings.append(time.perf_counter() - started)
-        expected = [v for k in keys for v in (True, f"{k}:{round_number}".encode())]
+        expected = [v for k in keys for v in (True, value)]
         ok = ok and results == expected
     workers = rc._executor.worker_count
     rc.close()

@@ -136,6 +136,18 @@ def test_tls_pipeline_all_masters(trc: RedisCluster) -> None:
     assert len(stats) == 3
 
 
+def test_tls_large_batches_on_workers(trc: RedisCluster) -> None:
+    keys = spread_keys(trc, "tls:big:")
+    value = b"x" * 200_000  # each batch exceeds 64 KiB: two of three go to workers
+    with trc.pipeline(use_threads=True) as pipe:
+        for key in keys:
+            pipe.set(key, value).get(key)
+        results = pipe.execute()
+    assert results == [v for _ in keys for v in (True, value)]
+    assert trc._executor is not None
+    assert trc._executor.worker_count >= 1
+
+
 def test_tls_pools_use_ssl(trc: RedisCluster) -> None:
     keys = spread_keys(trc, "tls:")
     trc.mset({key: "x" for key in keys})
