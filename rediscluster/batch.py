@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from redis.connection import AbstractConnection
 from redis.exceptions import (
@@ -53,6 +53,34 @@ class Lost:
         return f"<Lost sent={self.sent} {self.error!r}>"
 
 
+class Command:
+    """One queued command and the hash slot its keys share (None: keyless).
+
+    ``replica_read`` marks a read-only command that may go to a replica.
+    """
+
+    __slots__ = ("args", "options", "slot", "replica_read", "packed")
+
+    def __init__(
+        self,
+        args: tuple[Any, ...],
+        options: dict[str, Any],
+        slot: Optional[int],
+        replica_read: bool = False,
+        packed: Optional[bytes] = None,
+    ) -> None:
+        self.args = args
+        self.options = options
+        self.slot = slot
+        self.replica_read = replica_read
+        # Wire bytes packed when queued, so execute() starts writing sooner;
+        # None when they went into the pipeline's per-node buffer instead.
+        self.packed = packed
+
+    def __repr__(self) -> str:
+        return f"<Command {command_name(self.args)} slot={self.slot}>"
+
+
 @dataclass(frozen=True)
 class WireContext:
     """Encoding and decoding settings shared by a client's batches.
@@ -72,16 +100,15 @@ class NodeBatch:
     """Commands of one pipeline round that go to one node, in queue order."""
 
     node: ClusterNode
-    context: Optional[WireContext] = None
-    indices: list[int] = field(default_factory=list)
-    commands: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(
-        default_factory=list
-    )
+    context: Optional[WireContext] = field(default=None, repr=False)
+    indices: Sequence[int] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    # One flag per command, or empty when no command needs ASKING.
     asking: list[bool] = field(default_factory=list)
     packed: list[Optional[bytes]] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
     seconds: float = 0.0
-    _payload: Optional[list[bytes]] = None
+    _payload: Optional[list[Any]] = None
     _connection: Optional[AbstractConnection] = None
     _started: float = 0.0
 
@@ -93,8 +120,8 @@ class NodeBatch:
         asking: bool = False,
     ) -> None:
         """Append one command; ``asking`` sends ASKING right before it."""
-        self.indices.append(index)
-        self.commands.append((args, options))
+        self.indices.append(index)  # type: ignore[attr-defined]
+        self.commands.append(Command(args, options, None))
         self.asking.append(asking)
 
     def run(self) -> None:
@@ -104,7 +131,12 @@ class NodeBatch:
         self.receive()
 
     def pack(self) -> None:
-        """Encode every command; raises DataError for an invalid argument."""
+        """Encode every command; raises DataError for an invalid argument.
+
+        A batch made from a pipeline's queue-time grouping arrives packed.
+        """
+        if self._payload is not None:
+            return
         context = self.context
         if context is None:
             raise RuntimeError("a NodeBatch needs a WireContext to be sent")
@@ -208,7 +240,7 @@ class NodeBatch:
         The connection is closed there, so the later commands' replies are
         lost too.
         """
-        args = self.commands[position][0]
+        args = self.commands[position].args
         error = unreadable_reply(self.node.name, command_name(args), exc)
         error.__cause__ = exc
         missing = len(self.commands) - position - 1
@@ -221,7 +253,8 @@ class NodeBatch:
             self.node.pool.discard(connection)
 
     def _plain_reads(self) -> bool:
-        for _, options in self.commands:
+        for command in self.commands:
+            options = command.options
             if options and not READ_OPTIONS.isdisjoint(options):
                 return False
         return True
@@ -233,37 +266,42 @@ class NodeBatch:
         # upper-cases the name; a batch repeats few command names.
         found: dict[Any, Any] = {}
         append = outcomes.append
-        for (args, options), asking in zip(self.commands, self.asking):
-            if asking:
+        asking = self.asking if any(self.asking) else None
+        for position, command in enumerate(self.commands):
+            if asking is not None and asking[position]:
                 next_reply()  # the reply to ASKING; the command's own follows
             reply = next_reply()
             if isinstance(reply, Exception):
                 append(as_cluster_error(reply))
                 continue
-            name = args[0]
+            name = command.args[0]
             try:
                 callback = found[name]
             except KeyError:
                 callback = found[name] = callbacks.get(name)
             if callback is not None:
-                reply = convert_reply(callback, options, reply)
+                reply = convert_reply(callback, command.options, reply)
             append(reply)
 
     def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:
         if self.context is None:
             raise RuntimeError("a NodeBatch needs a WireContext to be read")
         parse = self.context.parse
-        for (args, options), asking in zip(self.commands, self.asking):
-            outcomes.append(_read_one(connection, parse, args, options, asking))
+        asking = self.asking if any(self.asking) else None
+        for position, command in enumerate(self.commands):
+            before = asking is not None and asking[position]
+            outcomes.append(
+                _read_one(connection, parse, command.args, command.options, before)
+            )
 
     def _wire_commands(self) -> list[tuple[Any, ...]]:
         if not any(self.asking):
-            return [args for args, _ in self.commands]
+            return [command.args for command in self.commands]
         wire: list[tuple[Any, ...]] = []
-        for (args, _), asking in zip(self.commands, self.asking):
+        for command, asking in zip(self.commands, self.asking):
             if asking:
                 wire.append(_ASKING)
-            wire.append(args)
+            wire.append(command.args)
         return wire
 
     def _finish(self, outcomes: list[Any]) -> None:

@@ -157,6 +157,48 @@ def test_pipeline_results_in_queue_order(rc: rediscluster.RedisCluster) -> None:
     assert results[200:] == [str(n).encode() for n in reversed(range(200))]
 
 
+def test_plan_groups_at_queue_time(rc: rediscluster.RedisCluster) -> None:
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    for key in keys:
+        pipe.set(key, key).get(key)
+    pipe.ping()
+    planned = pipe._planned_batches(pipe.command_stack)
+    assert planned is not None
+    assert sum(len(batch.indices) for batch in planned) == len(keys) * 2 + 1
+    assert pipe.execute() == [v for k in keys for v in (True, k.encode())] + [True]
+
+
+def test_plan_unused_after_layout_change(rc: rediscluster.RedisCluster) -> None:
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    for key in keys:
+        pipe.set(key, key)
+    # Point one queued key's slot at another master, as a MOVED reply would.
+    slot = rc.keyslot(keys[0])
+    owner = rc.get_node_from_key(keys[0])
+    other = next(node for node in rc.get_primaries() if node is not owner)
+    rc.topology.record_moved(slot, other.host, other.port)
+    assert pipe._planned_batches(pipe.command_stack) is None
+    for key in keys:
+        pipe.get(key)
+    assert pipe.execute() == [True] * len(keys) + [k.encode() for k in keys]
+    assert rc.get_node_from_key(keys[0]) is owner
+
+
+def test_plan_stops_at_unpackable_argument(rc: rediscluster.RedisCluster) -> None:
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    pipe.set(keys[0], "plain")
+    # hiredis cannot pack a memoryview, so redis-py's encoder packs it later.
+    pipe.set(keys[1], memoryview(b"view"))
+    pipe.set(keys[2], "plain")
+    assert pipe._planned_batches(pipe.command_stack) is None
+    for key in keys[:3]:
+        pipe.get(key)
+    assert pipe.execute() == [True] * 3 + [b"plain", b"view", b"plain"]
+
+
 def test_empty_pipeline_no_io(rc: rediscluster.RedisCluster) -> None:
     created = {n.name: n.pool.created for n in rc.topology.nodes()}
     assert rc.pipeline().execute() == []
