@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import redis
+from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
     ClusterDownError,
@@ -28,7 +29,7 @@ from redis.exceptions import (
 
 from .batch import Command, Lost, NodeBatch, WireContext
 from .logs import limiter
-from .packing import pack_one
+from .packing import _PLAIN_TYPES, _pack_command, pack_one
 from .queueplan import QueuePlan
 from .retries import pause_after_redirects
 from .exceptions import (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _NO_OPTIONS: dict[str, Any] = {}
+_KEYS_ONLY = {"keys": None}.keys()
 
 # Commands that change connection state or stream replies, which a batch of
 # independent commands cannot express, and what to use instead.
@@ -159,8 +161,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         self.transaction = bool(transaction)
         self.last_stats: dict[str, NodeStats] = {}
         self.command_stack: list[Command] = []
-        self._plan: Optional[QueuePlan] = None
-        self._planning = True
+        self._start_plan()
         self._closed = False
         self._owner = threading.Lock()
         self._init_transaction()
@@ -190,6 +191,14 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Queue a command (or run it now while WATCH is active)."""
+        if (
+            self._planning
+            and not self._watching
+            and not self._closed
+            and (not options or options.keys() == _KEYS_ONLY)
+            and self._queue_single_key(args)
+        ):
+            return self
         if self._closed:
             raise PipelineUsageError(
                 "the pipeline is closed; create a new one with rc.pipeline()"
@@ -197,6 +206,55 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         if self._runs_immediately():
             return self._immediate_execute(args, options)
         return self.pipeline_execute_command(*args, **options)
+
+    def _queue_single_key(self, args: tuple[Any, ...]) -> bool:
+        """Queue a plain command whose only key is its first argument.
+
+        This is ``queue_routed`` and the plan's node lookup in one step, for
+        the commands most pipelines consist of (GET, SET, INCR, HSET...).
+        Measured with callgrind, it takes a SET from about 37,000 to about
+        15,000 instructions spent here. Returns False, having done nothing,
+        when the command needs the general path.
+        """
+        name = args[0]
+        if len(args) < 2 or name not in self.client.router.first_key_only:
+            return False
+        if name in _UNSUPPORTED or not name.isupper():
+            return False  # "move" is as unsupported as "MOVE"
+        if not _PLAIN_TYPES.issuperset(map(type, args)):
+            return False
+        key = args[1]
+        if type(key) is str:
+            slot = key_slot(key.encode())
+        elif type(key) is bytes:
+            slot = key_slot(key)
+        else:
+            return False
+        plan = self._plan
+        table = self.client.topology.table
+        if plan is None:
+            plan = self._plan = QueuePlan(table)
+        elif plan.table is not table:
+            return False
+        node = table.primaries[slot]
+        if node is None:
+            return False
+        # redis-py passes "keys" only for its client-side cache, which a
+        # cluster pipeline does not use.
+        command = Command(args, _NO_OPTIONS, slot)
+        plan.add(node, command, _pack_command(args))
+        self.command_stack.append(command)
+        return True
+
+    def set(self, name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        # redis-py 8's set() checks its option combinations on every call,
+        # which costs about as much as queueing the command (1.6 us of 3.5 us
+        # per SET here); a SET without options has nothing to check.
+        if args or kwargs:
+            return super().set(name, value, *args, **kwargs)
+        return self.execute_command("SET", name, value)
+
+    set.__doc__ = redis.Redis.set.__doc__
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
         """Check a command and add it to the queue; return the pipeline."""
@@ -260,9 +318,19 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
     def reset(self) -> None:
         """Drop queued commands and any WATCH; the pipeline can be reused."""
         self.command_stack = []
-        self._plan = None
-        self._planning = True
+        self._start_plan()
         self._reset_transaction()
+
+    def _start_plan(self) -> None:
+        self._plan: Optional[QueuePlan] = None
+        # A transaction has its own path, and replica reads and non-UTF-8
+        # encodings need the choices that execute-time grouping makes.
+        client = self.client
+        self._planning = (
+            not self.transaction
+            and client.wire.fast_pack
+            and not client.read_from_replicas
+        )
 
     def close(self) -> None:
         """Reset the pipeline and reject later use."""

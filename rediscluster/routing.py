@@ -54,6 +54,8 @@ class CommandRouter:
         self._parser: Optional[CommandsParser] = None
         self._read_only: dict[str, bool] = {}
         self._positions: dict[str, tuple[int, int, int]] = {}
+        # Names, as sent, of commands whose only key is their first argument.
+        self.first_key_only: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -134,6 +136,8 @@ class CommandRouter:
         if "subcommands" in info and info["subcommands"]:
             return
         self._positions[name] = (first, last, step)
+        if (first, last, step) == (1, 1, 1):
+            self.first_key_only.add(name)
 
     def slot(self, args: tuple[Any, ...]) -> Optional[int]:
         """Return the slot of a command's keys, None when it has none.
