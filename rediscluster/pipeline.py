@@ -212,8 +212,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
 
         This is ``queue_routed`` and the plan's node lookup in one step, for
         the commands most pipelines consist of (GET, SET, INCR, HSET...).
-        Measured with callgrind, it takes a SET from about 37,000 to about
-        15,000 instructions spent here. Returns False, having done nothing,
+        Counted with callgrind (Python 3.11, redis-py 8.2), queueing a SET
+        took about 38,000 instructions here before and 24,000 after. Returns
+        False, having done nothing,
         when the command needs the general path.
         """
         name = args[0]
@@ -247,9 +248,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         return True
 
     def set(self, name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
-        # redis-py 8's set() checks its option combinations on every call,
-        # which costs about as much as queueing the command (1.6 us of 3.5 us
-        # per SET here); a SET without options has nothing to check.
+        # redis-py 8's set() checks its option combinations on every call.
+        # That took 1.6 us of the 3.5 us of a queued SET (timeit, Python
+        # 3.11), and a SET without options has nothing to check.
         if args or kwargs:
             return super().set(name, value, *args, **kwargs)
         return self.execute_command("SET", name, value)
