@@ -1,18 +1,22 @@
 """Keyword names from redis-py's ``redis.cluster`` and from redis-py-cluster.
 
 Code moving to this client keeps working when it passes the names it used
-before. Each is translated to this client's own keyword here, in one place.
+before. Each is translated to this client's own keyword here, in one place:
 
-| old keyword | package | this client |
-| --- | --- | --- |
-| ``require_full_coverage`` | redis.cluster | ``skip_full_coverage_check`` (inverted) |
-| ``readonly_mode`` | redis-py-cluster | ``read_from_replicas`` |
-| ``cluster_error_retry_attempts`` | redis.cluster | ``retry`` (its retry count) |
-| ``cluster_down_retry_attempts`` | redis-py-cluster | ``retry`` (its retry count) |
-| ``max_connections_per_node`` | redis-py-cluster | none: ``max_connections`` is always per node |
-| ``nodemanager_follow_cluster`` | redis-py-cluster | none: refreshes always ask known nodes first |
-| ``init_slot_cache`` | redis-py-cluster | none: the constructor always reads the layout |
-| ``dynamic_startup_nodes`` | redis.cluster | none: refreshes ask known nodes, then startup nodes |
+- ``require_full_coverage`` (redis.cluster): ``skip_full_coverage_check``,
+  inverted.
+- ``readonly_mode`` (redis-py-cluster): ``read_from_replicas``.
+- ``cluster_error_retry_attempts`` (redis.cluster) and
+  ``cluster_down_retry_attempts`` (redis-py-cluster): the retry count of
+  ``retry``.
+- ``max_connections_per_node`` (redis-py-cluster): dropped, because
+  ``max_connections`` always bounds each node.
+- ``nodemanager_follow_cluster`` (redis-py-cluster): dropped, because
+  refreshes always ask the known nodes first.
+- ``init_slot_cache`` (redis-py-cluster): dropped, because the constructor
+  always reads the layout.
+- ``dynamic_startup_nodes`` (redis.cluster): dropped, because refreshes ask
+  the known nodes, then the startup nodes.
 
 ``docs/migration.rst`` lists every old keyword with its outcome here.
 """
