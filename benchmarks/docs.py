@@ -8,6 +8,7 @@ figures when they move.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,9 @@ from benchmarks.results import Result
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.rst"
 PROFILE_HEADING = "Where the time goes"
+
+# Characters that start or end inline markup in reStructuredText.
+_INLINE_MARKUP = re.compile(r"([\\`*_|])")
 
 _INTRO = """\
 Benchmarks
@@ -48,8 +52,14 @@ lower is better.
 """
 
 
+def escape(text: str) -> str:
+    """Return text with inline markup characters escaped, for free text such
+    as server error messages, which quote names in backticks."""
+    return _INLINE_MARKUP.sub(r"\\\1", text)
+
+
 def _field_list(machine: dict[str, str]) -> str:
-    return "\n".join(f":{name}: {value}" for name, value in machine.items())
+    return "\n".join(f":{name}: {escape(value)}" for name, value in machine.items())
 
 
 def _goals(verdicts: Sequence[Verdict]) -> str:
@@ -85,7 +95,7 @@ def render(
         "Machine and versions\n--------------------\n\n" + _field_list(machine),
         "Results\n-------\n\nMedians per scenario and client.\n\n"
         + table.as_rst(rows),
-        "Other figures:\n\n" + "\n".join(f"- {line}" for line in details),
+        "Other figures:\n\n" + "\n".join(f"- {escape(line)}" for line in details),
         _goals(verdicts),
     ]
     page = "\n\n".join(parts) + "\n"

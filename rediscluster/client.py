@@ -63,7 +63,7 @@ from .fanout import (
     run_on_nodes,
 )
 from .cluster_commands import ClusterNodeCommands
-from .compat import translate_legacy_kwargs
+from .compat import reinitialize_steps_or_default, translate_legacy_kwargs
 from .multikey import MultiKeyCommands
 from .scripts import ScriptRegistry
 from .remap import combine_remaps
@@ -126,7 +126,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         max_connections: Optional[int] = None,
         pool_timeout: float = 5.0,
         skip_full_coverage_check: bool = False,
-        reinitialize_steps: int = 5,
+        reinitialize_steps: Optional[int] = 5,
         max_redirects: int = 16,
         read_from_replicas: bool = False,
         load_balancing_strategy: str = ROUND_ROBIN,
@@ -181,7 +181,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             nodes,
             self._make_pool,
             skip_full_coverage_check=skip_full_coverage_check,
-            reinitialize_steps=reinitialize_steps,
+            reinitialize_steps=reinitialize_steps_or_default(reinitialize_steps),
             address_remap=remap,
         )
         self.router = CommandRouter(
