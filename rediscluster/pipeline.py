@@ -214,8 +214,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         the commands most pipelines consist of (GET, SET, INCR, HSET...).
         Counted with callgrind (Python 3.11, redis-py 8.2), queueing a SET
         took about 38,000 instructions here before and 24,000 after. Returns
-        False, having done nothing,
-        when the command needs the general path.
+        False, having done nothing, when the command needs the general path.
         """
         name = args[0]
         if len(args) < 2 or name not in self.client.router.first_key_only:
