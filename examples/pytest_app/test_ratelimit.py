@@ -103,8 +103,8 @@ def test_small_delay_slows_but_counts(fault_proxy: FaultProxies) -> None:
 
 def test_delayed_node_fails_open(fault_proxy: FaultProxies) -> None:
     limiter = limiter_on(fault_proxy.client(socket_timeout=0.2))
-    # Open the connections first: a delay while connecting is retried with
-    # backoff (nothing was sent yet), which would take seconds, not 0.2 s.
+    # Open the connections first. A fault during a new client's set-up is
+    # retried with backoff and would take seconds, not 0.2 s.
     limiter.usage(["erin"] + [f"other{number}" for number in range(20)])
     slow_proxy = fault_proxy.for_key(limiter.hits_key("erin"))
     other = next(

@@ -104,8 +104,9 @@ class FaultProxies:
 
         Run a command on the client before setting a fault. Its first commands
         open connections and read the server's COMMAND table, and a failure
-        there is retried with backoff (about 3 s with the default ``retry``),
-        while a failure after a command was sent is reported at once.
+        there is retried with backoff (about 3 s with the default ``retry``).
+        A write that fails after it was sent raises ``OutcomeUnknownError`` at
+        once instead.
         """
         options = {**self.client_kwargs, **kwargs}
         created = rediscluster.RedisCluster(

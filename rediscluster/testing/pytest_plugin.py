@@ -173,7 +173,7 @@ def local_cluster(rediscluster_settings: ClusterSettings) -> Iterator[LocalClust
 def cluster_client(
     local_cluster: LocalCluster, rediscluster_client_kwargs: dict[str, Any]
 ) -> Iterator[rediscluster.RedisCluster]:
-    """A client on ``local_cluster``; every master is flushed before and after.
+    """A client on ``local_cluster``, whose masters are flushed around the test.
 
     The flush after the test runs even when the test fails, so the next test
     starts from an empty cluster. The client is closed after the test.
