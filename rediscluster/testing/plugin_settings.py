@@ -44,6 +44,7 @@ class Setting:
     name: str
     option: str
     ini: str
+    metavar: str
     help: str
     example: str
 
@@ -53,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="masters",
         option="--rediscluster-masters",
         ini="rediscluster_masters",
+        metavar="N",
         help="masters of each cluster the rediscluster fixtures start (default 3)",
         example="3",
     ),
@@ -60,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="replicas",
         option="--rediscluster-replicas",
         ini="rediscluster_replicas",
+        metavar="N",
         help=(
             "replicas per master of the local_cluster fixture (default 1); the "
             "fault_proxy cluster has none"
@@ -70,6 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="server",
         option="--rediscluster-server",
         ini="rediscluster_server",
+        metavar="PATH",
         help=(
             "path of the redis-server or valkey-server binary to run (default: "
             f"the first found of {_SERVER_SEARCH})"
@@ -80,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="ready_timeout",
         option="--rediscluster-ready-timeout",
         ini="rediscluster_ready_timeout",
+        metavar="SECONDS",
         help="seconds to wait for a started cluster to settle (default 30)",
         example="60",
     ),

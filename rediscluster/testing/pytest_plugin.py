@@ -71,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             setting.option,
             dest=setting.ini,
             default=None,
-            metavar=setting.name.upper(),
+            metavar=setting.metavar,
             help=setting.help,
         )
         parser.addini(setting.ini, help=setting.help, default=None)
@@ -88,10 +88,23 @@ def _raw_values(config: pytest.Config) -> dict[str, RawValue]:
             raw_values[setting.name] = RawValue(
                 str(from_option), setting.option, config.invocation_params.dir
             )
-        elif from_ini is not None:
-            origin = f"ini key {setting.ini} in {config.inipath}"
-            raw_values[setting.name] = RawValue(str(from_ini), origin, ini_dir)
+        # An empty ini value counts as unset. NOTE: only pytest 9 was run; older
+        # releases may return "" for a missing key, which this also covers.
+        elif from_ini is not None and from_ini != "":
+            raw_values[setting.name] = RawValue(
+                str(from_ini), _ini_origin(config, setting.ini), ini_dir
+            )
     return raw_values
+
+
+def _ini_origin(config: pytest.Config, key: str) -> str:
+    """Return the source of an ini key's value, ``-o`` or the ini file, for messages."""
+    overrides = config.getoption("override_ini") or []
+    if any(item.split("=", 1)[0].strip() == key for item in overrides):
+        return f"-o {key}"
+    if config.inipath is None:
+        return f"ini key {key}"
+    return f"ini key {key} in {config.inipath}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

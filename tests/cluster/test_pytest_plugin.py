@@ -127,6 +127,12 @@ def test_option_overrides_ini_key(
             "--rediscluster-replicas=1 or set rediscluster_replicas = 1 *",
         ),
         (
+            ["-o", "rediscluster_masters=x"],
+            None,
+            "ERROR: invalid value 'x' for -o rediscluster_masters: expected a "
+            "whole number from 1 to 16384. *",
+        ),
+        (
             ["--rediscluster-server=missing/redis-server"],
             None,
             "ERROR: invalid value 'missing/redis-server' for --rediscluster-server: "
@@ -146,7 +152,14 @@ def test_option_overrides_ini_key(
             "number of seconds greater than 0. *",
         ),
     ],
-    ids=["masters", "ini-replicas", "server-missing", "server-not-redis", "timeout"],
+    ids=[
+        "masters",
+        "ini-replicas",
+        "override-masters",
+        "server-missing",
+        "server-not-redis",
+        "timeout",
+    ],
 )
 def test_invalid_setting_stops_run(
     pytester: pytest.Pytester,
