@@ -25,7 +25,6 @@ main fixtures, so that they do not clash with an application's own names.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,8 +55,6 @@ __all__ = [
     "rediscluster_proxied_cluster",
     "rediscluster_settings",
 ]
-
-logger = logging.getLogger(__name__)
 
 _SETTINGS_KEY = pytest.StashKey[ClusterSettings]()
 
