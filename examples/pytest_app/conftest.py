@@ -1,0 +1,3 @@
+"""Enable rediscluster's pytest fixtures for this test suite."""
+
+pytest_plugins = ["rediscluster.testing.pytest_plugin"]
