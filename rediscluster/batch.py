@@ -27,7 +27,13 @@ from redis.exceptions import (
 
 from .exceptions import PoolTimeoutError, as_cluster_error, unreadable_reply
 from .packing import pack_batch
-from .replies import READ_OPTIONS, FastReader, convert_reply, fast_reader
+from .replies import (
+    PLAIN_REPLIES,
+    READ_OPTIONS,
+    FastReader,
+    convert_reply,
+    fast_reader,
+)
 from .topology import ClusterNode
 from .routing import command_name
 
@@ -260,7 +266,8 @@ class NodeBatch:
         return True
 
     def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> None:
-        next_reply = reader.next_reply
+        gets = reader.gets
+        complete = reader.complete
         callbacks = self.context.callbacks if self.context else {}
         # redis-py's callback table is case-insensitive, and each lookup
         # upper-cases the name; a batch repeats few command names.
@@ -269,18 +276,24 @@ class NodeBatch:
         asking = self.asking if any(self.asking) else None
         for position, command in enumerate(self.commands):
             if asking is not None and asking[position]:
-                next_reply()  # the reply to ASKING; the command's own follows
-            reply = next_reply()
-            if isinstance(reply, Exception):
-                append(as_cluster_error(reply))
-                continue
+                complete(gets())  # the reply to ASKING; the command's own follows
+            reply = gets()
+            if type(reply) not in PLAIN_REPLIES:
+                reply = complete(reply)
+                if isinstance(reply, Exception):
+                    append(as_cluster_error(reply))
+                    continue
             name = command.args[0]
             try:
                 callback = found[name]
             except KeyError:
                 callback = found[name] = callbacks.get(name)
             if callback is not None:
-                reply = convert_reply(callback, command.options, reply)
+                options = command.options
+                if options:
+                    reply = convert_reply(callback, options, reply)
+                else:
+                    reply = callback(reply)
             append(reply)
 
     def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:

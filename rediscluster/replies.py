@@ -25,8 +25,9 @@ except ImportError:  # redis-py without hiredis support
     _HiredisParser = None  # type: ignore[assignment,misc]
     NOT_ENOUGH_DATA = False
 
-# Reply types that cannot be a push message or hide a connection error.
-_PLAIN_REPLIES = frozenset({bytes, str, int, float, type(None)})
+# Reply types that cannot be a push message, hide a connection error or be
+# the marker for an incomplete reply.
+PLAIN_REPLIES = frozenset({bytes, str, int, float, type(None)})
 
 # Options that change how redis-py reads a reply, not only how it converts it.
 READ_OPTIONS = frozenset({"NEVER_DECODE", "EMPTY_RESPONSE"})
@@ -41,16 +42,24 @@ class FastReader:
         self._parser = parser
         self._push_type = push_type
 
-    def next_reply(self) -> Any:
-        """Return the next reply; an error reply comes back as its exception."""
+    @property
+    def gets(self) -> Callable[[], Any]:
+        """The reader's own ``gets``: the next buffered reply, or a marker.
+
+        A result whose type is not in ``PLAIN_REPLIES`` must go through
+        ``complete`` before use.
+        """
+        return self._parser._reader.gets  # type: ignore[no-any-return]
+
+    def complete(self, reply: Any) -> Any:
+        """Finish a ``gets`` result: read more data, skip push messages.
+
+        Raises the ConnectionError that hiredis returns in place of a reply.
+        """
+        if type(reply) in PLAIN_REPLIES:
+            return reply
         parser = self._parser
         reader = parser._reader
-        if reader is None:
-            raise ConnectionError("the connection was closed while reading")
-        reply = reader.gets()
-        # The common case: a whole plain reply was already buffered.
-        if type(reply) in _PLAIN_REPLIES and reply is not NOT_ENOUGH_DATA:
-            return reply
         while True:
             while reply is NOT_ENOUGH_DATA:
                 parser.read_from_socket()
