@@ -28,6 +28,7 @@ from redis.exceptions import (
 from .exceptions import PoolTimeoutError, as_cluster_error, unreadable_reply
 from .packing import pack_batch
 from .replies import (
+    FASTER_CALLBACKS,
     PLAIN_REPLIES,
     READ_OPTIONS,
     FastReader,
@@ -285,15 +286,17 @@ class NodeBatch:
                     continue
             name = command.args[0]
             try:
-                callback = found[name]
+                callback, plain_callback = found[name]
             except KeyError:
-                callback = found[name] = callbacks.get(name)
+                callback = callbacks.get(name)
+                plain_callback = FASTER_CALLBACKS.get(callback, callback)
+                found[name] = callback, plain_callback
             if callback is not None:
                 options = command.options
                 if options:
                     reply = convert_reply(callback, options, reply)
                 else:
-                    reply = callback(reply)
+                    reply = plain_callback(reply)
             append(reply)
 
     def _read_each(self, connection: AbstractConnection, outcomes: list[Any]) -> None:

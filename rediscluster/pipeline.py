@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from binascii import crc_hqx
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -225,11 +226,13 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             return False
         key = args[1]
         if type(key) is str:
-            slot = key_slot(key.encode())
+            raw = key.encode()
         elif type(key) is bytes:
-            slot = key_slot(key)
+            raw = key
         else:
             return False
+        # The CRC16 of the whole key, unless a "{" may start a hash tag.
+        slot = key_slot(raw) if b"{" in raw else crc_hqx(raw, 0) & 0x3FFF
         plan = self._plan
         table = self.client.topology.table
         if plan is None:
@@ -362,18 +365,19 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
                 return self._execute_transaction(raise_on_error)
             if not commands:
                 return []
-            results = self._execute_rounds(commands)
+            results, saw_failure = self._execute_rounds(commands)
         finally:
             self.reset()
             self._owner.release()
-        if raise_on_error:
+        if raise_on_error and saw_failure:
             raise_first_error(commands, results)
         return results
 
     def _executor(self) -> Any:
         return self.client.executor(self.use_threads)
 
-    def _execute_rounds(self, commands: list[Command]) -> list[Any]:
+    def _execute_rounds(self, commands: list[Command]) -> tuple[list[Any], bool]:
+        """Run the commands in rounds; return the results and whether any failed."""
         client = self.client
         topology = client.topology
         retries, backoff = client.retry_budget()
@@ -385,6 +389,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         stats: dict[str, NodeStats] = {}
         failures = 0
         redirects = 0
+        saw_failure = False
         self.loaded_scripts: set[tuple[str, Any]] = set()
 
         while pending:
@@ -406,6 +411,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
             round_ = _Round(self, commands, results, ask_targets, stats)
             for batch in batches:
                 round_.collect(batch)
+            saw_failure = saw_failure or round_.saw_failure
             self.loaded_scripts |= round_.loaded_now
             pending = round_.pending
             if not pending:
@@ -426,7 +432,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
 
         self.last_stats = stats
         logger.debug("pipeline of %d commands: %s", len(commands), stats)
-        return results
+        return results, saw_failure
 
     def _planned_batches(self, commands: list[Command]) -> Optional[list[NodeBatch]]:
         """Return the batches grouped at queue time, if the slot map is unchanged."""
@@ -481,6 +487,9 @@ class _Round:
         self.loaded_now: set[tuple[str, Any]] = set()
         self.failed_nodes: set[str] = set()
         self._moved_slots: set[int] = set()
+        # Set when any outcome was an error or a lost reply, so that a round
+        # of plain replies needs no scan for errors afterwards.
+        self.saw_failure = False
 
     def collect(self, batch: NodeBatch) -> None:
         """File every outcome of one node batch."""
@@ -494,7 +503,9 @@ class _Round:
                 ask_targets.pop(index, None)
             if not isinstance(outcome, _SPECIAL_OUTCOMES):
                 results[index] = outcome
-            elif isinstance(outcome, Lost):
+                continue
+            self.saw_failure = True
+            if isinstance(outcome, Lost):
                 self._lost(batch.node, index, outcome, node_stats)
             elif isinstance(outcome, AskError):
                 node_stats.redirects += 1

@@ -169,6 +169,29 @@ def test_plan_groups_at_queue_time(rc: rediscluster.RedisCluster) -> None:
     assert pipe.execute() == [v for k in keys for v in (True, k.encode())] + [True]
 
 
+def test_pipeline_places_braced_keys(rc: rediscluster.RedisCluster) -> None:
+    keys = ["{a}1", "{a}2", "x{b}y", "{}c", "{{d}}", "e{", "}f{g}", "h{}{i}"]
+    keys += [key.encode() for key in keys] + ["plain", "\u00e9{\u00e9}"]
+    pipe = rc.pipeline()
+    for key in keys:
+        pipe.set(key, "placed")
+    assert pipe.execute() == [True] * len(keys)
+    first = rc.get_primaries()[0]
+    probe = redis.Redis(host=first.host, port=first.port)
+    try:
+        for key in keys:
+            slot = probe.execute_command("CLUSTER KEYSLOT", key)
+            assert rc.keyslot(key) == slot
+            owner = rc.topology.table.primary_for(slot)
+            direct = redis.Redis(host=owner.host, port=owner.port)
+            try:
+                assert direct.get(key) == b"placed", key
+            finally:
+                direct.close()
+    finally:
+        probe.close()
+
+
 def test_plan_unused_after_layout_change(rc: rediscluster.RedisCluster) -> None:
     keys = keys_on_every_master(rc)
     pipe = rc.pipeline()
