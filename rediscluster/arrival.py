@@ -6,6 +6,10 @@ arrived waiting behind a slower node, so ``receive_as_ready`` polls the
 connections and reads whichever batch has data first. Under
 ``gevent.monkey.patch_all()``, ``select.poll`` is gevent's cooperative poll.
 
+Polling costs a system call or two per batch, which is more than parsing a
+few replies takes, so rounds of fewer than ``POLL_MIN_COMMANDS`` commands are
+read in queue order: their replies arrive at about the same time anyway.
+
 A batch whose connection has not become readable within its socket timeout
 fails as a read timeout would, so a silent node costs one socket timeout, as it
 does with a blocking read.
@@ -22,8 +26,16 @@ from redis.exceptions import TimeoutError
 from .batch import NodeBatch
 
 
+# An estimate: a few hundred replies take longer to parse than a poll call.
+POLL_MIN_COMMANDS = 256
+
+
 def receive_as_ready(batches: Sequence[NodeBatch]) -> None:
     """Read the replies of every sent batch, first the batches that have data."""
+    if sum(len(batch.commands) for batch in batches) < POLL_MIN_COMMANDS:
+        for batch in batches:
+            batch.receive()
+        return
     waiting = {}
     for batch in batches:
         sock = batch.socket()
