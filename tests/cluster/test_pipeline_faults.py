@@ -166,7 +166,9 @@ GEVENT_CHILD = textwrap.dedent(
         ok = ok and results == expected
     workers = rc._executor.worker_count
     rc.close()
+    from rediscluster.pool import _instant_poll
     print(json.dumps({
+        "instant_poll_module": type(_instant_poll()).__module__,
         "ok": ok,
         "timings": timings,
         "workers": workers,
@@ -197,6 +199,8 @@ def test_gevent_pipeline_overlaps(proxied_cluster: LocalCluster) -> None:
     report = json.loads(completed.stdout.splitlines()[-1])
     assert report["ok"] is True
     assert report["workers"] >= 1
+    # The idle-connection check never waits, so it skips gevent's poll.
+    assert report["instant_poll_module"] == "select"
     # Workers are greenlets: the process runs on its main OS thread only.
     assert report["os_threads"] == 1
     # One round trip is 2 * delay; three sequential ones would take 6 * delay.
