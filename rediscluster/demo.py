@@ -221,8 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "(default 1)",
     )
     parser.add_argument(
-        "--pipelines", type=int, default=100,
-        help="pipelines per mode (default 100)",
+        "--pipelines", type=int, default=300,
+        help="pipelines per mode (default 300)",
     )
     parser.add_argument(
         "--no-gevent", action="store_true", help="skip the gevent mode"
