@@ -57,6 +57,7 @@ from .fanout import (
     PRIMARIES,
     RANDOM,
     REPLICAS,
+    Merge,
     policy_for,
     policy_name,
     resolve_targets,
@@ -135,7 +136,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         **kwargs: Any,
     ) -> None:
         legacy = translate_legacy_kwargs(kwargs)
-        settings = {
+        settings: dict[str, Any] = {
             "skip_full_coverage_check": skip_full_coverage_check,
             "read_from_replicas": read_from_replicas,
             "retry": retry,
@@ -260,6 +261,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             )
         _reject_other_databases(args)
         target = options.pop("target_nodes", None)
+        merge: Optional[Merge]
         if len(args) == 2 and policy_name(args) == "SCRIPT LOAD":
             self.scripts.remember(args[1])
         if target is None:

@@ -158,7 +158,10 @@ def describe(args: tuple[Any, ...], limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class ClusterPipeline(TransactionMixin, redis.Redis):
+# As in redis-py's own Pipeline, ``transaction`` is an attribute here, not the
+# redis.Redis method, and watch() and unwatch() return the reply instead of
+# None. ``client`` is the owning RedisCluster, not redis.Redis.client().
+class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     """Buffers commands and sends them as one batch per node on ``execute``.
 
     Command methods queue and return the pipeline, so calls chain. Results come
@@ -250,7 +253,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         self.command_stack.append(Command(args, options, slot, replica_read, packed))
         return self
 
-    def reset(self) -> None:
+    # redis.Redis.reset sends the RESET command, but a pipeline's reset drops
+    # its queue, as in redis-py's Pipeline.
+    def reset(self) -> None:  # type: ignore[override]
         """Drop queued commands and any WATCH; the pipeline can be reused."""
         self.command_stack = []
         self._reset_transaction()
