@@ -458,7 +458,10 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         try:
             return self._send(node, args, options)
         except _NodeFailure as failure:
-            raise failure.error
+            error = failure.error
+        # Raised outside the handler, so the error is not chained to the
+        # internal _NodeFailure and keeps its own context.
+        raise error
 
     def retry_budget(self) -> tuple[int, AbstractBackoff]:
         """Return the retry count and backoff of the client's ``retry``."""

@@ -416,10 +416,13 @@ class ClusterPubSub:
                     "pub/sub subscription to %s failed (attempt %d): %s",
                     failure.node.name, failures, failure.error,
                 )
-                if failures > retries:
-                    raise failure.error
-                self._layout_stale = True
-                time.sleep(backoff.compute(failures))
+                error = failure.error
+            # Raised outside the handler, so the error is not chained to the
+            # internal _LinkFailure and keeps its own context.
+            if failures > retries:
+                raise error
+            self._layout_stale = True
+            time.sleep(backoff.compute(failures))
 
     def _refresh_if_stale(self) -> None:
         if not self._layout_stale:
