@@ -67,6 +67,7 @@ from .cluster_commands import ClusterNodeCommands
 from .compat import translate_legacy_kwargs
 from .multikey import MultiKeyCommands
 from .scripts import ScriptRegistry
+from .redaction import redact_pool_repr
 from .remap import combine_remaps
 from .replicas import ROUND_ROBIN, ReplicaSelector
 from .topology import REPLICA, AddressRemap, ClusterNode, Topology
@@ -156,6 +157,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         _check_cluster_kwargs(kwargs)
         kwargs["retry"] = Retry(NoBackoff(), 0)
         super().__init__(host=nodes[0][0], port=nodes[0][1], **kwargs)
+        redact_pool_repr(self.connection_pool)
 
         self.pipeline_use_threads = bool(pipeline_use_threads)
         self.pipeline_max_workers = pipeline_max_workers

@@ -61,8 +61,8 @@ def check_expected_server(expected: str) -> None:
         ) from exc
     name = server_name(binary)
     version = ".".join(map(str, server_version(binary)))
-    wanted = prefix.split(".") if prefix else []
-    if name != product or version.split(".")[: len(wanted)] != wanted:
+    expected_parts = prefix.split(".") if prefix else []
+    if name != product or version.split(".")[: len(expected_parts)] != expected_parts:
         raise pytest.UsageError(
             f"REDIS_SERVER_EXPECT={expected!r}, but the server binary is "
             f"{name} {version} at {binary}; set REDIS_SERVER to a matching "

@@ -57,7 +57,7 @@ def test_slot_uses_encoded_bytes(router: CommandRouter, key: Any, raw: bytes) ->
     assert bytes(ENCODE(key)) == raw
 
 
-# redis-py 8.0 added bytearray to the types its encoder sends as bytes;
+# redis-py 8.0 added bytearray to the types its encoder sends as bytes, and
 # redis-py 5 to 7 raise DataError for it.
 ENCODES_BYTEARRAY = int(redis.__version__.split(".")[0]) >= 8
 
