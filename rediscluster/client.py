@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import redis
 from redis.backoff import AbstractBackoff, ExponentialWithJitterBackoff, NoBackoff

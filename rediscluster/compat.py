@@ -3,13 +3,17 @@
 Code moving to this client keeps working when it passes the names it used
 before. Each is translated to this client's own keyword here, in one place.
 
-| old keyword | package | this client |
-| --- | --- | --- |
-| ``require_full_coverage`` | redis.cluster | ``skip_full_coverage_check`` (inverted) |
-| ``readonly_mode`` | redis-py-cluster | ``read_from_replicas`` |
-| ``cluster_error_retry_attempts`` | redis.cluster | ``retry`` (its retry count) |
-| ``max_connections_per_node`` | redis-py-cluster | none: ``max_connections`` is always per node |
-| ``nodemanager_follow_cluster`` | redis-py-cluster | none: refreshes always ask known nodes first |
+Each old keyword, its package, and what this client takes instead:
+
+* ``require_full_coverage`` (redis.cluster): ``skip_full_coverage_check``,
+  inverted.
+* ``readonly_mode`` (redis-py-cluster): ``read_from_replicas``.
+* ``cluster_error_retry_attempts`` (redis.cluster): ``retry``, as its retry
+  count.
+* ``max_connections_per_node`` (redis-py-cluster): none, because
+  ``max_connections`` is always per node.
+* ``nodemanager_follow_cluster`` (redis-py-cluster): none, because refreshes
+  always ask known nodes first.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ batch first and reads replies afterwards, so round trips still overlap.
 the replies of all batches but one on a shared, bounded pool of worker
 threads while the caller reads the remaining batch. Its pool is written here
 rather than taken from ``concurrent.futures`` because a Future, a work item
-and a condition per task cost more than the reply parsing they wrap. Under ``gevent.monkey.patch_all()`` the standard library's
-threads are greenlets, so the same workers become greenlets.
+and a condition per task cost more than the reply parsing they wrap. Under
+``gevent.monkey.patch_all()`` the standard library's threads are greenlets,
+so the same workers become greenlets.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 import queue
 import threading
 import weakref
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .batch import NodeBatch
 from .exceptions import OutcomeUnknownError, PipelineUsageError
