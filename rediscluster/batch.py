@@ -28,8 +28,8 @@ from redis.exceptions import (
 from .exceptions import PoolTimeoutError, as_cluster_error, unreadable_reply
 from .packing import pack_batch
 from .replies import READ_OPTIONS, FastReader, apply_callback, fast_reader
-from .topology import ClusterNode
 from .routing import command_name
+from .topology import ClusterNode
 
 ParseReply = Callable[..., Any]
 

@@ -15,7 +15,9 @@ import time
 from typing import Any, Mapping, Optional, Sequence
 
 import redis
+from redis._parsers.commands import CommandsParser
 from redis.backoff import AbstractBackoff, ExponentialWithJitterBackoff, NoBackoff
+from redis.commands.core import Script
 from redis.connection import AbstractConnection, SSLConnection, parse_url
 from redis.exceptions import (
     AskError,
@@ -30,12 +32,12 @@ from redis.exceptions import (
     TimeoutError,
     TryAgainError,
 )
-from redis._parsers.commands import CommandsParser
-from redis.commands.core import Script
 from redis.retry import Retry
 
-from .logs import limiter
-from .retries import pause_after_redirects, retry_budget
+from .batch import WireContext
+from .blocking import extend_timeout_for_blocking
+from .cluster_commands import ClusterNodeCommands
+from .compat import translate_legacy_kwargs
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -45,12 +47,6 @@ from .exceptions import (
     unreadable_reply,
 )
 from .executors import SerialExecutor, ThreadedExecutor
-from .packing import can_pack_fast, pack_one
-from .pool import NodePool, make_connection_factory
-from .routing import CommandRouter, command_name
-from .startup import StartupNode, parse_startup_nodes
-from .batch import WireContext
-from .blocking import extend_timeout_for_blocking
 from .fanout import (
     ALL_NODES,
     DEFAULT_NODE,
@@ -63,13 +59,17 @@ from .fanout import (
     resolve_targets,
     run_on_nodes,
 )
-from .cluster_commands import ClusterNodeCommands
-from .compat import translate_legacy_kwargs
+from .logs import limiter
 from .multikey import MultiKeyCommands
-from .scripts import ScriptRegistry
+from .packing import can_pack_fast, pack_one
+from .pool import NodePool, make_connection_factory
 from .redaction import redact_pool_repr
 from .remap import combine_remaps
 from .replicas import ROUND_ROBIN, ReplicaSelector
+from .retries import pause_after_redirects, retry_budget
+from .routing import CommandRouter, command_name
+from .scripts import ScriptRegistry
+from .startup import StartupNode, parse_startup_nodes
 from .topology import REPLICA, AddressRemap, ClusterNode, Topology
 
 logger = logging.getLogger(__name__)

@@ -27,14 +27,14 @@ from redis.exceptions import (
 )
 
 from .batch import Lost, NodeBatch, WireContext
-from .logs import limiter
-from .packing import pack_one
-from .retries import pause_after_redirects
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
     TooManyRedirectsError,
 )
+from .logs import limiter
+from .packing import pack_one
+from .retries import pause_after_redirects
 from .routing import command_name
 from .topology import REPLICA, ClusterNode, SlotTable
 from .transaction import TransactionMixin

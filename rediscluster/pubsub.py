@@ -38,6 +38,7 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError,
 )
+
 try:
     from redis.typing import Subscription
 except ImportError:  # redis-py before 8 has no Subscription objects
