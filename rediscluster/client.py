@@ -70,6 +70,7 @@ from .retries import pause_after_redirects, retry_budget
 from .routing import CommandRouter, command_name
 from .scripts import ScriptRegistry
 from .startup import StartupNode, parse_startup_nodes
+from .tls_defaults import default_check_hostname
 from .topology import REPLICA, AddressRemap, ClusterNode, Topology
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         **kwargs: Any,
     ) -> None:
         legacy = translate_legacy_kwargs(kwargs)
+        default_check_hostname(kwargs)
         settings: dict[str, Any] = {
             "skip_full_coverage_check": skip_full_coverage_check,
             "read_from_replicas": read_from_replicas,
@@ -436,7 +438,12 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
                 node.pool.discard(connection)
             else:
                 node.pool.release(connection)
-            converted = as_cluster_error(exc)
+            try:
+                converted = as_cluster_error(exc)
+            except (ValueError, IndexError) as bad:
+                # redis-py 5 leaves MOVED and ASK replies as ResponseError, so
+                # a malformed redirect fails here and not in its parser.
+                raise unreadable_reply(node.name, command_name(args), bad) from bad
             if converted is not exc:
                 raise converted from None
             raise
