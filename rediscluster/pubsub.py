@@ -49,6 +49,7 @@ except ImportError:  # redis-py before 8 has no Subscription objects
         name: Any
         handler: Any
 
+from .exceptions import as_cluster_error
 from .topology import ClusterNode
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,15 @@ class _Link:
         return bool(self.connection.can_read(timeout=0))
 
     def read(self) -> Any:
-        """Read one reply or message."""
-        return self.connection.read_response(push_request=True)
+        """Read one reply or message; a MOVED reply raises MovedError."""
+        try:
+            return self.connection.read_response(push_request=True)
+        except ResponseError as exc:
+            # redis-py 5 leaves MOVED as a plain ResponseError here.
+            converted = as_cluster_error(exc)
+            if converted is exc:
+                raise
+            raise converted from None
 
     def is_open(self) -> bool:
         """Tell whether the socket is still open."""
