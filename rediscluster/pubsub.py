@@ -95,7 +95,7 @@ class _Link:
         return bool(self.connection.can_read(timeout=0))
 
     def read(self) -> Any:
-        """Read one reply or message; a MOVED reply raises MovedError."""
+        """Read one reply or message. A MOVED reply raises MovedError."""
         try:
             return self.connection.read_response(push_request=True)
         except ResponseError as exc:
