@@ -22,8 +22,13 @@ from benchmarks.context import Bench
 from benchmarks.limits import RawPipeline
 from benchmarks.peers import RC_THREADS_ON, Peer, PeerFactory
 from benchmarks.results import Result
-from benchmarks.scenarios import VALUE, check_sets, group_commands, owner_map
-from benchmarks.scenarios import scenario_keys
+from benchmarks.scenarios import (
+    VALUE,
+    check_sets,
+    group_commands,
+    owner_map,
+    scenario_keys,
+)
 
 
 @dataclass

@@ -6,11 +6,10 @@ import contextlib
 from dataclasses import dataclass
 from typing import Optional
 
-from rediscluster.testing import LocalCluster
-
 from benchmarks.cluster import Target
 from benchmarks.peers import Peer, PeerFactory
 from benchmarks.plan import Plan
+from rediscluster.testing import LocalCluster
 
 
 @dataclass

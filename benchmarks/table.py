@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from benchmarks.peers import GLIDE, PEER_NAMES, RC_THREADS_OFF, RC_THREADS_ON
-from benchmarks.peers import REDIS_PY
+from benchmarks.peers import GLIDE, PEER_NAMES, RC_THREADS_OFF, RC_THREADS_ON, REDIS_PY
 from benchmarks.results import Result
 
 NOT_INSTALLED = "not installed"

@@ -25,7 +25,6 @@ from redis.exceptions import TimeoutError
 
 from .batch import NodeBatch
 
-
 # An estimate: a few hundred replies take longer to parse than a poll call.
 POLL_MIN_COMMANDS = 256
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, MutableSequence, Optional
 
 from redis.connection import AbstractConnection
 from redis.exceptions import (
@@ -35,8 +35,8 @@ from .replies import (
     convert_reply,
     fast_reader,
 )
-from .topology import ClusterNode
 from .routing import command_name
+from .topology import ClusterNode
 
 ParseReply = Callable[..., Any]
 
@@ -108,7 +108,7 @@ class NodeBatch:
 
     node: ClusterNode
     context: Optional[WireContext] = field(default=None, repr=False)
-    indices: Sequence[int] = field(default_factory=list)
+    indices: MutableSequence[int] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     # One flag per command, or empty when no command needs ASKING.
     asking: list[bool] = field(default_factory=list)
@@ -127,7 +127,7 @@ class NodeBatch:
         asking: bool = False,
     ) -> None:
         """Append one command; ``asking`` sends ASKING right before it."""
-        self.indices.append(index)  # type: ignore[attr-defined]
+        self.indices.append(index)
         self.commands.append(Command(args, options, None))
         self.asking.append(asking)
 

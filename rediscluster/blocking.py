@@ -75,7 +75,7 @@ def extend_timeout_for_blocking(
 
     def restore() -> None:
         current = getattr(connection, "_sock", None)
-        if current is sock:
-            sock.settimeout(original)
+        if current is not None and current is sock:
+            current.settimeout(original)
 
     return restore

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import redis
+from redis._parsers.commands import CommandsParser
 from redis.backoff import AbstractBackoff, ExponentialWithJitterBackoff, NoBackoff
+from redis.commands.core import Script
 from redis.connection import AbstractConnection, SSLConnection, parse_url
 from redis.exceptions import (
     AskError,
@@ -30,12 +32,12 @@ from redis.exceptions import (
     TimeoutError,
     TryAgainError,
 )
-from redis._parsers.commands import CommandsParser
-from redis.commands.core import Script
 from redis.retry import Retry
 
-from .logs import limiter
-from .retries import pause_after_redirects, retry_budget
+from .batch import WireContext
+from .blocking import extend_timeout_for_blocking
+from .cluster_commands import ClusterNodeCommands
+from .compat import reinitialize_steps_or_default, translate_legacy_kwargs
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
@@ -45,29 +47,30 @@ from .exceptions import (
     unreadable_reply,
 )
 from .executors import SerialExecutor, ThreadedExecutor
-from .packing import can_pack_fast, pack_one
-from .pool import NodePool, make_connection_factory
-from .routing import CommandRouter, command_name
-from .startup import StartupNode, parse_startup_nodes
-from .batch import WireContext
-from .blocking import extend_timeout_for_blocking
 from .fanout import (
     ALL_NODES,
     DEFAULT_NODE,
     PRIMARIES,
     RANDOM,
     REPLICAS,
+    Merge,
     policy_for,
     policy_name,
     resolve_targets,
     run_on_nodes,
 )
-from .cluster_commands import ClusterNodeCommands
-from .compat import reinitialize_steps_or_default, translate_legacy_kwargs
+from .logs import limiter
 from .multikey import MultiKeyCommands
-from .scripts import ScriptRegistry
+from .packing import can_pack_fast, pack_one
+from .pool import NodePool, make_connection_factory
+from .redaction import redact_pool_repr
 from .remap import combine_remaps
 from .replicas import ROUND_ROBIN, ReplicaSelector
+from .retries import pause_after_redirects, retry_budget
+from .routing import CommandRouter, command_name
+from .scripts import ScriptRegistry
+from .startup import StartupNode, parse_startup_nodes
+from .tls_defaults import default_check_hostname
 from .topology import REPLICA, AddressRemap, ClusterNode, Topology
 
 logger = logging.getLogger(__name__)
@@ -135,7 +138,8 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         **kwargs: Any,
     ) -> None:
         legacy = translate_legacy_kwargs(kwargs)
-        settings = {
+        default_check_hostname(kwargs)
+        settings: dict[str, Any] = {
             "skip_full_coverage_check": skip_full_coverage_check,
             "read_from_replicas": read_from_replicas,
             "retry": retry,
@@ -155,6 +159,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         _check_cluster_kwargs(kwargs)
         kwargs["retry"] = Retry(NoBackoff(), 0)
         super().__init__(host=nodes[0][0], port=nodes[0][1], **kwargs)
+        redact_pool_repr(self.connection_pool)
 
         self.pipeline_use_threads = bool(pipeline_use_threads)
         self.pipeline_max_workers = pipeline_max_workers
@@ -260,6 +265,7 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             )
         _reject_other_databases(args)
         target = options.pop("target_nodes", None)
+        merge: Optional[Merge]
         if len(args) == 2 and policy_name(args) == "SCRIPT LOAD":
             self.scripts.remember(args[1])
         if target is None:
@@ -432,7 +438,12 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
                 node.pool.discard(connection)
             else:
                 node.pool.release(connection)
-            converted = as_cluster_error(exc)
+            try:
+                converted = as_cluster_error(exc)
+            except (ValueError, IndexError) as bad:
+                # redis-py 5 leaves MOVED and ASK replies as ResponseError, so
+                # a malformed redirect fails here and not in its parser.
+                raise unreadable_reply(node.name, command_name(args), bad) from bad
             if converted is not exc:
                 raise converted from None
             raise
@@ -456,7 +467,10 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         try:
             return self._send(node, args, options)
         except _NodeFailure as failure:
-            raise failure.error
+            error = failure.error
+        # Raised outside the handler, so the error is not chained to the
+        # internal _NodeFailure and keeps its own context.
+        raise error
 
     def retry_budget(self) -> tuple[int, AbstractBackoff]:
         """Return the retry count and backoff of the client's ``retry``."""

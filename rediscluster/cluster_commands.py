@@ -13,30 +13,30 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from .topology import REPLICA, ClusterNode
 
 if TYPE_CHECKING:
-    from .client import RedisCluster
+    from .protocols import ClusterClient
 
 
 class ClusterNodeCommands:
     """Node lookup and commands that address one node or every master."""
 
-    def keyslot(self: "RedisCluster", key: Any) -> int:
+    def keyslot(self: ClusterClient, key: Any) -> int:
         """Return the hash slot of key, as CLUSTER KEYSLOT computes it."""
         return self.router.slot_for_key(key)
 
-    def get_nodes(self: "RedisCluster") -> list[ClusterNode]:
+    def get_nodes(self: ClusterClient) -> list[ClusterNode]:
         """Return every node of the cluster layout."""
         return list(self.topology.table.nodes)
 
-    def get_primaries(self: "RedisCluster") -> list[ClusterNode]:
+    def get_primaries(self: ClusterClient) -> list[ClusterNode]:
         """Return every master."""
         return self.topology.table.primary_nodes()
 
-    def get_replicas(self: "RedisCluster") -> list[ClusterNode]:
+    def get_replicas(self: ClusterClient) -> list[ClusterNode]:
         """Return every replica."""
         return [n for n in self.topology.table.nodes if n.role == REPLICA]
 
     def get_node(
-        self: "RedisCluster",
+        self: ClusterClient,
         host: Optional[str] = None,
         port: Optional[int] = None,
         node_name: Optional[str] = None,
@@ -51,7 +51,7 @@ class ClusterNodeCommands:
         return None
 
     def get_node_from_key(
-        self: "RedisCluster", key: Any, replica: bool = False
+        self: ClusterClient, key: Any, replica: bool = False
     ) -> ClusterNode:
         """Return the master serving key's slot, or with ``replica=True`` a
         replica of it when the slot has one."""
@@ -61,16 +61,16 @@ class ClusterNodeCommands:
             return table.replicas[slot][0]
         return table.primary_for(slot)
 
-    def get_default_node(self: "RedisCluster") -> ClusterNode:
+    def get_default_node(self: ClusterClient) -> ClusterNode:
         """Return the master that runs keyless commands."""
         return self.topology.default_node()
 
-    def refresh_topology(self: "RedisCluster") -> None:
+    def refresh_topology(self: ClusterClient) -> None:
         """Re-read the cluster layout now."""
         self.topology.refresh()
 
     def scan_iter(
-        self: "RedisCluster",
+        self: ClusterClient,
         match: Any = None,
         count: Optional[int] = None,
         _type: Optional[str] = None,
@@ -94,23 +94,23 @@ class ClusterNodeCommands:
                 if int(cursor) == 0:
                     break
 
-    def cluster_keyslot(self: "RedisCluster", key: Any) -> int:
+    def cluster_keyslot(self: ClusterClient, key: Any) -> int:
         """Return the server's CLUSTER KEYSLOT of key."""
         return int(self.execute_command("CLUSTER KEYSLOT", key))
 
-    def cluster_info(self: "RedisCluster", target_nodes: Any = None) -> Any:
+    def cluster_info(self: ClusterClient, target_nodes: Any = None) -> Any:
         """Return CLUSTER INFO of the default node, or of target_nodes."""
         return self._keyless("CLUSTER INFO", target_nodes)
 
-    def cluster_nodes(self: "RedisCluster") -> Any:
+    def cluster_nodes(self: ClusterClient) -> Any:
         """Return CLUSTER NODES of the default node."""
         return self.execute_command("CLUSTER NODES")
 
-    def cluster_slots(self: "RedisCluster", target_nodes: Any = None) -> Any:
+    def cluster_slots(self: ClusterClient, target_nodes: Any = None) -> Any:
         """Return CLUSTER SLOTS of the default node, or of target_nodes."""
         return self._keyless("CLUSTER SLOTS", target_nodes)
 
-    def cluster_countkeysinslot(self: "RedisCluster", slot: int) -> int:
+    def cluster_countkeysinslot(self: ClusterClient, slot: int) -> int:
         """Return the number of keys that the master of slot stores in it."""
         node = self.topology.table.primary_for(slot)
         reply = self.execute_command(
@@ -118,7 +118,7 @@ class ClusterNodeCommands:
         )
         return int(reply)
 
-    def _keyless(self: "RedisCluster", command: str, target_nodes: Any) -> Any:
+    def _keyless(self: ClusterClient, command: str, target_nodes: Any) -> Any:
         if target_nodes is None:
             return self.execute_command(command)
         return self.execute_command(command, target_nodes=target_nodes)

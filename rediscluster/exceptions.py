@@ -143,7 +143,14 @@ _CLUSTER_REPLIES: tuple[tuple[str, type[ResponseError]], ...] = (
 
 
 def as_cluster_error(error: Exception) -> Exception:
-    """Return a cluster error reply as its redis-py class, on any redis-py."""
+    """Return a cluster error reply as its redis-py class, on any redis-py.
+
+    Raises ValueError or IndexError, from redis-py's MovedError and AskError,
+    for a MOVED or ASK reply that lacks "slot host:port".
+
+    NOTE: the transaction paths let that error through unwrapped. On redis-py
+    6 and later the parser raises it before this function runs.
+    """
     if type(error) is not ResponseError:
         return error
     message = str(error)

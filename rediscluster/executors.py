@@ -10,8 +10,9 @@ Small batches stay on the caller because a write only copies bytes into a
 socket buffer and, under the GIL, parsing on several threads does not run in
 parallel. A worker's wake-up then only adds latency: in ``make demo`` on a
 2-core machine (3 nodes behind 1 ms proxies, 30 commands), pipelines took
-about 3% longer when workers read the replies. A large write can block until the server has read it, and
-TLS encryption releases the GIL, so large batches gain from workers.
+about 3% longer when workers read the replies. A large write can block
+until the server has read it, and TLS encryption releases the GIL, so large
+batches gain from workers.
 
 The worker pool is written here rather than taken from ``concurrent.futures``
 because a Future, a work item and a condition per task cost more than the
@@ -26,7 +27,7 @@ import logging
 import queue
 import threading
 import weakref
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from .arrival import receive_as_ready
 from .batch import NodeBatch

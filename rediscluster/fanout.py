@@ -26,7 +26,7 @@ import random
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from .exceptions import ClusterError
-from .topology import ClusterNode, SlotTable
+from .topology import ClusterNode, SlotTable, Topology
 
 PRIMARIES = "primaries"
 REPLICAS = "replicas"
@@ -140,7 +140,7 @@ def policy_for(args: tuple[Any, ...]) -> Optional[tuple[str, Merge]]:
     return COMMAND_POLICIES.get(policy_name(args))
 
 
-def resolve_targets(target: TargetNodes, topology: Any) -> list[ClusterNode]:
+def resolve_targets(target: TargetNodes, topology: Topology) -> list[ClusterNode]:
     """Turn a ``target_nodes`` value into the list of nodes to run on.
 
     A node object from elsewhere (redis-py's ``ClusterNode``, say) names the
@@ -164,7 +164,7 @@ def _is_node(value: Any) -> bool:
     return hasattr(value, "host") and hasattr(value, "port")
 
 
-def _known(topology: Any, node: Any) -> ClusterNode:
+def _known(topology: Topology, node: Any) -> ClusterNode:
     if isinstance(node, ClusterNode):
         return node
     return topology.node(str(node.host), int(node.port))

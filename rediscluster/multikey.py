@@ -19,11 +19,11 @@ from redis.exceptions import DataError
 from .exceptions import CrossSlotError
 
 if TYPE_CHECKING:
-    from .client import RedisCluster
+    from .protocols import ClusterClient
 
 
 def group_by_slot(
-    client: "RedisCluster", keys: Iterable[Any]
+    client: ClusterClient, keys: Iterable[Any]
 ) -> dict[int, list[int]]:
     """Return key positions grouped by hash slot, in first-seen slot order."""
     groups: dict[int, list[int]] = {}
@@ -36,7 +36,7 @@ def group_by_slot(
 class MultiKeyCommands:
     """Slot-splitting versions of redis-py's multi-key command methods."""
 
-    def mget(self: "RedisCluster", keys: Any, *args: Any) -> list[Any]:
+    def mget(self: ClusterClient, keys: Any, *args: Any) -> list[Any]:
         """Return the values of keys, in order, from any number of slots."""
         names = list_or_args(keys, args)
         if not names:
@@ -56,7 +56,7 @@ class MultiKeyCommands:
                 values[position] = value
         return values
 
-    def mset(self: "RedisCluster", mapping: Mapping[Any, Any]) -> bool:
+    def mset(self: ClusterClient, mapping: Mapping[Any, Any]) -> bool:
         """Set every key of mapping; not atomic when keys span slots."""
         items = list(mapping.items())
         if not items:
@@ -73,7 +73,7 @@ class MultiKeyCommands:
             pipe.queue_routed("MSET", ("MSET", *flat), {}, slot)
         return all(pipe.execute())
 
-    def msetnx(self: "RedisCluster", mapping: Mapping[Any, Any]) -> bool:
+    def msetnx(self: ClusterClient, mapping: Mapping[Any, Any]) -> bool:
         """Set every key of mapping only if none exists; keys must share a slot."""
         items = list(mapping.items())
         if not items:
@@ -89,19 +89,19 @@ class MultiKeyCommands:
             )
         return bool(self.execute_command("MSETNX", *_flatten(items)))
 
-    def delete(self: "RedisCluster", *names: Any) -> int:
+    def delete(self: ClusterClient, *names: Any) -> int:
         """Delete keys from any number of slots; return how many existed."""
         return _count(self, "DEL", names)
 
-    def unlink(self: "RedisCluster", *names: Any) -> int:
+    def unlink(self: ClusterClient, *names: Any) -> int:
         """Unlink keys from any number of slots; return how many existed."""
         return _count(self, "UNLINK", names)
 
-    def exists(self: "RedisCluster", *names: Any) -> int:
+    def exists(self: ClusterClient, *names: Any) -> int:
         """Return how many of the keys exist, counting repeats."""
         return _count(self, "EXISTS", names)
 
-    def touch(self: "RedisCluster", *names: Any) -> int:
+    def touch(self: ClusterClient, *names: Any) -> int:
         """Touch keys from any number of slots; return how many existed."""
         return _count(self, "TOUCH", names)
 
@@ -114,7 +114,7 @@ def _flatten(items: Iterable[tuple[Any, Any]]) -> list[Any]:
     return flat
 
 
-def _count(client: "RedisCluster", command: str, names: tuple[Any, ...]) -> int:
+def _count(client: ClusterClient, command: str, names: tuple[Any, ...]) -> int:
     keys = list(names)
     if not keys:
         raise DataError(f"{command} needs at least one key")

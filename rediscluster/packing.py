@@ -21,7 +21,9 @@ PackCommand = Callable[[Sequence[Any]], bytes]
 
 _pack_command: Optional[PackCommand]
 try:
-    from hiredis import pack_command as _pack_command
+    # hiredis's stub declares a one-element tuple and no return type, but
+    # pack_command takes a tuple of any length and returns bytes.
+    from hiredis import pack_command as _pack_command  # type: ignore[assignment]
 except ImportError:  # hiredis is a dependency, but redis-py works without it
     _pack_command = None
 

@@ -29,15 +29,15 @@ from redis.exceptions import (
 )
 
 from .batch import Command, Lost, NodeBatch, WireContext
-from .logs import limiter
-from .packing import _PLAIN_TYPES, _pack_command, pack_one
-from .queueplan import QueuePlan
-from .retries import pause_after_redirects
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
     TooManyRedirectsError,
 )
+from .logs import limiter
+from .packing import _PLAIN_TYPES, _pack_command, pack_one
+from .queueplan import QueuePlan
+from .retries import pause_after_redirects
 from .routing import command_name
 from .topology import REPLICA, ClusterNode, SlotTable
 from .transaction import TransactionMixin
@@ -137,13 +137,20 @@ def describe(args: tuple[Any, ...], limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class ClusterPipeline(TransactionMixin, redis.Redis):
+# As in redis-py's own Pipeline, ``transaction`` is an attribute here, not the
+# redis.Redis method, and watch() and unwatch() return the reply instead of
+# None. ``client`` is the owning RedisCluster, not redis.Redis.client().
+class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     """Buffers commands and sends them as one batch per node on ``execute``.
 
     Command methods queue and return the pipeline, so calls chain. Results come
     back in queue order. With ``transaction=True`` the commands run inside
     MULTI/EXEC on the one node that serves their common hash slot.
     """
+
+    # Per-node grouping of the queue, while every command so far fitted it.
+    _plan: Optional[QueuePlan]
+    _planning: bool
 
     def __init__(
         self,
@@ -242,10 +249,13 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         node = table.primaries[slot]
         if node is None:
             return False
+        pack = _pack_command
+        if pack is None:
+            return False
         # redis-py passes "keys" only for its client-side cache, which a
         # cluster pipeline does not use.
         command = Command(args, _NO_OPTIONS, slot)
-        plan.add(node, command, _pack_command(args))
+        plan.add(node, command, pack(args))
         self.command_stack.append(command)
         return True
 
@@ -292,8 +302,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
         node = None
         if self._planning and packed is not None and not replica_read:
             node = self._plan_node(slot)
-        if node is not None:
-            self._plan.add(node, command, packed)  # type: ignore[union-attr]
+        plan = self._plan
+        if node is not None and plan is not None and packed is not None:
+            plan.add(node, command, packed)
         else:
             self._planning = False
             command.packed = packed
@@ -318,14 +329,16 @@ class ClusterPipeline(TransactionMixin, redis.Redis):
                 return None  # execute() raises the same error
         return table.primaries[slot]
 
-    def reset(self) -> None:
+    # redis.Redis.reset sends the RESET command, but a pipeline's reset drops
+    # its queue, as in redis-py's Pipeline.
+    def reset(self) -> None:  # type: ignore[override]
         """Drop queued commands and any WATCH; the pipeline can be reused."""
         self.command_stack = []
         self._start_plan()
         self._reset_transaction()
 
     def _start_plan(self) -> None:
-        self._plan: Optional[QueuePlan] = None
+        self._plan = None
         # A transaction has its own path, and replica reads and non-UTF-8
         # encodings need the choices that execute-time grouping makes.
         client = self.client

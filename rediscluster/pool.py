@@ -110,7 +110,8 @@ class NodePool:
             if self._on_connect is not None:
                 self._on_connect(connection)
         except (AuthenticationError, AuthorizationError) as exc:
-            connection.disconnect()
+            if connection is not None:
+                connection.disconnect()
             self._unreserve()
             # redis-py's message comes from the server and names no address.
             raise type(exc)(_auth_message(self.address, exc)) from exc

@@ -38,6 +38,7 @@ from redis.exceptions import (
     ResponseError,
     TimeoutError,
 )
+
 try:
     from redis.typing import Subscription
 except ImportError:  # redis-py before 8 has no Subscription objects
@@ -48,6 +49,7 @@ except ImportError:  # redis-py before 8 has no Subscription objects
         name: Any
         handler: Any
 
+from .exceptions import as_cluster_error
 from .topology import ClusterNode
 
 logger = logging.getLogger(__name__)
@@ -93,8 +95,15 @@ class _Link:
         return bool(self.connection.can_read(timeout=0))
 
     def read(self) -> Any:
-        """Read one reply or message."""
-        return self.connection.read_response(push_request=True)
+        """Read one reply or message. A MOVED reply raises MovedError."""
+        try:
+            return self.connection.read_response(push_request=True)
+        except ResponseError as exc:
+            # redis-py 5 leaves MOVED as a plain ResponseError here.
+            converted = as_cluster_error(exc)
+            if converted is exc:
+                raise
+            raise converted from None
 
     def is_open(self) -> bool:
         """Tell whether the socket is still open."""
@@ -416,10 +425,13 @@ class ClusterPubSub:
                     "pub/sub subscription to %s failed (attempt %d): %s",
                     failure.node.name, failures, failure.error,
                 )
-                if failures > retries:
-                    raise failure.error
-                self._layout_stale = True
-                time.sleep(backoff.compute(failures))
+                error = failure.error
+            # Raised outside the handler, so the error is not chained to the
+            # internal _LinkFailure and keeps its own context.
+            if failures > retries:
+                raise error
+            self._layout_stale = True
+            time.sleep(backoff.compute(failures))
 
     def _refresh_if_stale(self) -> None:
         if not self._layout_stale:

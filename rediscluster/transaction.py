@@ -40,8 +40,8 @@ from .exceptions import (
 from .routing import command_name
 
 if TYPE_CHECKING:
+    from .batch import Command
     from .client import RedisCluster
-    from .pipeline import Command
     from .topology import ClusterNode
 
 logger = logging.getLogger(__name__)

@@ -3,6 +3,11 @@
 One LocalCluster (3 masters, 1 replica each) serves every cluster test of a
 run. After the run, the suite fails if any process or directory of a
 LocalCluster is left behind.
+
+The report header names the server binary and the redis-py version of the
+run. With ``REDIS_SERVER_EXPECT`` set (``redis 7``, ``valkey 8.1``, ...), the
+run stops before any test unless the binary found is that product and
+version, so a test environment never quietly tests another server.
 """
 
 from __future__ import annotations
@@ -13,14 +18,69 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 import rediscluster
-from rediscluster.testing import LocalCluster
+from rediscluster.testing import (
+    LocalCluster,
+    ServerNotFoundError,
+    find_server_binary,
+    server_name,
+    server_version,
+)
 
 # pid -> directory of every LocalCluster node this run started, for the check
 # after the run.
 _STARTED: dict[int, Path] = {}
 _DIRECTORIES: list[Path] = []
+
+
+def describe_server() -> str:
+    """Return the server binary the harness uses, with its product and version."""
+    try:
+        binary = find_server_binary()
+    except ServerNotFoundError as exc:
+        return f"none found: {exc}"
+    version = ".".join(map(str, server_version(binary)))
+    return f"{server_name(binary)} {version} ({binary})"
+
+
+def check_expected_server(expected: str) -> None:
+    """Raise pytest.UsageError unless the server binary matches ``expected``.
+
+    ``expected`` is a product and a version prefix, such as ``redis 7`` or
+    ``valkey 8.1``.
+    """
+    product, _, prefix = expected.strip().partition(" ")
+    try:
+        binary = find_server_binary()
+    except ServerNotFoundError as exc:
+        raise pytest.UsageError(
+            f"REDIS_SERVER_EXPECT={expected!r}, but no server binary was "
+            f"found: {exc}"
+        ) from exc
+    name = server_name(binary)
+    version = ".".join(map(str, server_version(binary)))
+    expected_parts = prefix.split(".") if prefix else []
+    if name != product or version.split(".")[: len(expected_parts)] != expected_parts:
+        raise pytest.UsageError(
+            f"REDIS_SERVER_EXPECT={expected!r}, but the server binary is "
+            f"{name} {version} at {binary}; set REDIS_SERVER to a matching "
+            f"binary or unset REDIS_SERVER_EXPECT"
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    expected = os.environ.get("REDIS_SERVER_EXPECT")
+    if expected:
+        check_expected_server(expected)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"server: {describe_server()}",
+        f"redis-py: {redis.__version__}",
+    ]
 
 
 def track(cluster: LocalCluster) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from ratelimit import RateLimiter
 from redis.crc import key_slot
 
 import rediscluster
 from rediscluster.testing import LocalCluster
 from rediscluster.testing.fault_proxies import FaultProxies
-from ratelimit import RateLimiter
 
 # A fixed clock keeps every hit of a test in one window.
 NOW = 1_700_000_000.0

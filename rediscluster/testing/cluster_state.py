@@ -77,7 +77,7 @@ def run_command(client: redis.Redis, *args: str | int) -> Any:
     Arguments go separately (``"CLUSTER", "NODES"``), so redis-py finds no reply
     callback, which it keys by the first argument alone.
     """
-    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+    return client.execute_command(*args)
 
 
 def _text(value: Any) -> str:

@@ -188,7 +188,9 @@ def _parse_server(setting: Setting, raw: RawValue) -> str:
     try:
         server_version(str(path))
     except (ValueError, OSError, subprocess.SubprocessError) as error:
-        raise _reject(setting, raw, f"{path} did not report a version: {error}")
+        raise _reject(
+            setting, raw, f"{path} did not report a version: {error}"
+        ) from error
     return str(path)
 
 

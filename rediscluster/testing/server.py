@@ -115,7 +115,7 @@ def find_server_binary() -> str:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _version_output(binary: str) -> str:
     result = subprocess.run(
         [binary, "--version"],

@@ -110,7 +110,8 @@ def write_figures(name: str, figures: dict[str, Any]) -> None:
     FIGURES_DIR.mkdir(exist_ok=True)
     path = FIGURES_DIR / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
-    print(f"\n{name} figures ({path}):\n{json.dumps(figures, indent=2, sort_keys=True)}")
+    text = json.dumps(figures, indent=2, sort_keys=True)
+    print(f"\n{name} figures ({path}):\n{text}")
 
 
 class Tally:
@@ -324,7 +325,9 @@ def migrate_slots(
                 with node.client(socket_timeout=10.0) as client:
                     pipe = client.pipeline(transaction=False)
                     for slot in chunk:
-                        pipe.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+                        pipe.execute_command(
+                            "CLUSTER", "SETSLOT", slot, "NODE", target_id
+                        )
                     pipe.execute()
             time.sleep(pause)
     return moved
@@ -346,7 +349,9 @@ def _migrate_keys(source: redis.Redis, target: ServerNode, slots: list[int]) -> 
         pending = [slot for slot, keys in zip(pending, replies) if keys]
         if not pending:
             return moved
-        for slot, keys in zip(pending, [keys for keys in replies if keys]):
+        for keys in replies:
+            if not keys:
+                continue
             source.execute_command(
                 "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys
             )
@@ -378,7 +383,8 @@ class KeyLoad:
         self.rc = rc
         self.multi_key = multi_key
         self.singles = [
-            keys_in_slots(f"{prefix}:t{index}", slots, singles) for index in range(threads)
+            keys_in_slots(f"{prefix}:t{index}", slots, singles)
+            for index in range(threads)
         ]
         self.grouped: list[list[str]] = []
         for index in range(threads):

@@ -67,7 +67,9 @@ def test_resharding_workload(chaos_cluster: LocalCluster) -> None:
         assert thread_errors == [], f"thread {index} saw errors"
     assert load.stale_reads == [], "reads that missed their own write"
     assert moved >= PREFILLED_KEYS, f"only {moved} keys were migrated"
-    lost = [key for key, value in zip(filled, values) if value != f"{key}=fill".encode()]
+    lost = [
+        key for key, value in zip(filled, values) if value != f"{key}=fill".encode()
+    ]
     assert lost == [], f"{len(lost)} prefilled keys changed or vanished"
     assert target_slot_owner == target.port, "the client's slot map is stale"
     assert len(layout) == 3, f"the client sees masters {layout}"

@@ -44,7 +44,9 @@ def start_extra_master(cluster: LocalCluster) -> ServerNode:
     )
 
 
-def wait_member_everywhere(nodes: list[ServerNode], node_id: str, timeout: float) -> None:
+def wait_member_everywhere(
+    nodes: list[ServerNode], node_id: str, timeout: float
+) -> None:
     """Block until every node lists node_id as a settled member and is ok.
 
     A node that just joined reports cluster_state:fail for about 2 s (seen with
@@ -57,9 +59,12 @@ def wait_member_everywhere(nodes: list[ServerNode], node_id: str, timeout: float
             lines = text(run(node, "CLUSTER", "NODES")).splitlines()
             entry = next((line for line in lines if line.startswith(node_id)), "")
             state = text(run(node, "CLUSTER", "INFO"))
-            if not entry or "handshake" in entry or "noaddr" in entry:
-                unaware.append(node.port)
-            elif "cluster_state:ok" not in state:
+            if (
+                not entry
+                or "handshake" in entry
+                or "noaddr" in entry
+                or "cluster_state:ok" not in state
+            ):
                 unaware.append(node.port)
         if not unaware:
             return

@@ -157,13 +157,23 @@ def small_bulk(cluster: LocalCluster) -> Iterator[int]:
             client.config_set("proto-max-bulk-len", 512 * 1024 * 1024)
 
 
+# The server rejects a bulk length over proto-max-bulk-len as soon as it reads
+# the length, replies with an error and closes the connection. When the close
+# arrives before the client has written the whole value, which happens under
+# load, the client sees a connection reset instead of the reply.
+OVER_LIMIT_ERRORS = (ResponseError, redis.ConnectionError)
+
+
 def test_value_over_limit_rejected(rc: RedisCluster, small_bulk: int) -> None:
-    with pytest.raises(ResponseError, match="invalid bulk length"):
+    with pytest.raises(OVER_LIMIT_ERRORS) as raised:
         rc.set("big", "x" * (2 * small_bulk))
+    if isinstance(raised.value, ResponseError):
+        assert "invalid bulk length" in str(raised.value)
+    assert rc.get("big") is None
 
 
 def test_value_over_limit_harmless(rc: RedisCluster, small_bulk: int) -> None:
-    with pytest.raises(ResponseError):
+    with pytest.raises(OVER_LIMIT_ERRORS):
         rc.set("big", "x" * (2 * small_bulk))
     rc.set("after", "fine")
     assert rc.get("after") == b"fine"
@@ -180,7 +190,12 @@ def test_unknown_command(rc: RedisCluster) -> None:
 
 
 def test_numeric_first_argument(rc: RedisCluster) -> None:
-    assert rc.wait(0, 10) == 0
+    # WAIT replies with the number of replicas that acknowledged the
+    # connection's writes. With no writes yet, Redis 6.2 and 7.0 reply 0 and
+    # Valkey 8.1 counts the master's one replica.
+    acknowledged = rc.wait(0, 10)
+    assert isinstance(acknowledged, int)
+    assert acknowledged in (0, 1)
 
 
 @pytest.mark.parametrize(

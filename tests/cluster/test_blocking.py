@@ -1,4 +1,7 @@
-"""Blocking commands wait their own time, past socket_timeout, without stalling pipelines."""
+"""Blocking commands wait their own time, past socket_timeout.
+
+They do so without stalling pipelines.
+"""
 
 from __future__ import annotations
 

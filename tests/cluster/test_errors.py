@@ -13,7 +13,12 @@ from redis.exceptions import AuthenticationError
 
 import rediscluster
 from rediscluster import RedisCluster
-from rediscluster.testing import LocalCluster, ServerNode, find_server_binary, launch_node
+from rediscluster.testing import (
+    LocalCluster,
+    ServerNode,
+    find_server_binary,
+    launch_node,
+)
 
 PASSWORD = "s3cret"
 

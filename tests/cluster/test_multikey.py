@@ -178,7 +178,9 @@ def test_same_slot_one_command(
     assert command_calls(owner, command) == 1
 
 
-def test_one_mget_per_slot(cluster: LocalCluster, mk: rediscluster.RedisCluster) -> None:
+def test_one_mget_per_slot(
+    cluster: LocalCluster, mk: rediscluster.RedisCluster
+) -> None:
     names = [f"mk:{n}" for n in range(KEY_COUNT)]
     slots = {mk.keyslot(name) for name in names}
     reset_stats(cluster)

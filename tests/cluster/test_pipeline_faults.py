@@ -122,7 +122,7 @@ def test_no_free_connection_second_node(cluster: LocalCluster) -> None:
                 rc.get_node_from_key(k) for k in keys
                 if rc.get_node_from_key(k) is not rc.get_node_from_key(keys[0])
             )
-        rc.router.parser  # loads COMMAND metadata before the pool is exhausted
+        _ = rc.router.parser  # loads COMMAND metadata before the pool is exhausted
         held = second.pool.acquire()
         try:
             pipe = rc.pipeline()
@@ -186,7 +186,13 @@ def test_gevent_pipeline_overlaps(proxied_cluster: LocalCluster) -> None:
         first = proxied_cluster.startup_nodes[0]
         env = dict(os.environ, GEVENT_RESOLVER="ares")
         completed = subprocess.run(
-            [sys.executable, "-c", GEVENT_CHILD, str(first["host"]), str(first["port"])],
+            [
+                sys.executable,
+                "-c",
+                GEVENT_CHILD,
+                str(first["host"]),
+                str(first["port"]),
+            ],
             capture_output=True,
             text=True,
             timeout=120,

@@ -26,6 +26,7 @@ from rediscluster.testing import (
     find_server_binary,
     server_version,
 )
+
 # NOTE: _package_binary is private to rediscluster.testing.server, so renaming
 # it there breaks this import.
 from rediscluster.testing.server import _package_binary

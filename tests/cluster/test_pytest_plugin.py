@@ -43,14 +43,14 @@ def pytest_runtest_teardown(item, nextitem):
     if nextitem is not None:
         return
     children = psutil.Process().children(recursive=True)
-    directories = Path(os.environ["TMPDIR"]).glob("%s")
+    directories = Path(os.environ["TMPDIR"]).glob(CLUSTER_DIR_PATTERN)
     record = {
         "pids": [child.pid for child in children],
         "dirs": sorted(str(path) for path in directories),
     }
     with open(os.environ["PLUGIN_PROBE_FILE"], "w") as output:
         json.dump(record, output)
-""" % CLUSTER_DIR_PATTERN
+""".replace("CLUSTER_DIR_PATTERN", repr(CLUSTER_DIR_PATTERN))
 
 
 def process_running(pid: int) -> bool:

@@ -40,7 +40,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "expected"), CASES, ids=[" ".join(map(str, c[0])) for c in CASES])
+@pytest.mark.parametrize(
+    ("args", "expected"), CASES, ids=[" ".join(map(str, c[0])) for c in CASES]
+)
 def test_block_seconds_table(args: tuple[Any, ...], expected: Optional[float]) -> None:
     assert block_seconds(args) == expected
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from rediscluster.retries import retry_budget
 from rediscluster.compat import (
     DEFAULT_REINITIALIZE_STEPS,
     reinitialize_steps_or_default,
     translate_legacy_kwargs,
 )
+from rediscluster.retries import retry_budget
 
 
 @pytest.mark.parametrize(

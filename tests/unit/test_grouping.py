@@ -107,7 +107,11 @@ def test_group_empty_pending() -> None:
 
 
 def test_group_keyless_default_node() -> None:
-    commands = [Command(("PING",), {}, None), get_command(5, "a"), Command(("DBSIZE",), {}, None)]
+    commands = [
+        Command(("PING",), {}, None),
+        get_command(5, "a"),
+        Command(("DBSIZE",), {}, None),
+    ]
     batches = group_by_node(commands, range(3), TABLE, default_node_b, {})
     assert batch_for(batches, NODE_B).indices == [0, 2]
     assert batch_for(batches, NODE_A).indices == [1]

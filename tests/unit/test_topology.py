@@ -80,7 +80,9 @@ def test_parse_slots_empty_reply() -> None:
 
 
 @pytest.mark.parametrize(
-    "host", [b"", "", b"?", "?"], ids=["empty_bytes", "empty_str", "unknown_bytes", "unknown_str"]
+    "host",
+    [b"", "", b"?", "?"],
+    ids=["empty_bytes", "empty_str", "unknown_bytes", "unknown_str"],
 )
 def test_parse_slots_default_host(host: Any) -> None:
     reply = [[0, 16383, [host, 7000, b"id-a"], [host, 7003, b"id-d"]]]
@@ -103,7 +105,13 @@ def test_parse_slots_ipv6_host() -> None:
         [-1, 10, [b"127.0.0.1", 7000]],
         [0, 100],
     ],
-    ids=["start_after_end", "end_slot_16384", "start_slot_16384", "negative", "no_servers"],
+    ids=[
+        "start_after_end",
+        "end_slot_16384",
+        "start_slot_16384",
+        "negative",
+        "no_servers",
+    ],
 )
 def test_parse_slots_malformed_entry(entry: list[Any]) -> None:
     reply = [[0, 1, [b"127.0.0.1", 7001]], entry]
@@ -125,7 +133,9 @@ def test_parse_slots_malformed_entry(entry: list[Any]) -> None:
     ],
     ids=["covered", "all_holes", "first", "last", "two_holes", "both_ends", "empty"],
 )
-def test_uncovered_ranges(owners: list[Optional[int]], gaps: list[tuple[int, int]]) -> None:
+def test_uncovered_ranges(
+    owners: list[Optional[int]], gaps: list[tuple[int, int]]
+) -> None:
     assert uncovered_ranges(owners) == gaps
 
 
