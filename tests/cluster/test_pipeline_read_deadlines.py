@@ -164,6 +164,15 @@ GEVENT_CHILD = textwrap.dedent(
         host=host, port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
     )
     keys = [f"deadline:{n}" for n in range(30)]
+    # Load COMMAND metadata and open a connection to every master while all
+    # of them reply, then wait until the parent has silenced the victim.
+    rc.router.parser
+    warm = rc.pipeline()
+    for key in keys:
+        warm.set(key, "warm")
+    warm.execute()
+    print("ready", flush=True)
+    sys.stdin.readline()
     runs = []
     for use_threads in (False, True):
         for size in (10, 12000):
@@ -199,20 +208,28 @@ def test_gevent_silent_node_fails_alone(
         if f"{address['host']}:{address['port']}" != victim.name
     )
     proxy = proxy_for(proxied_cluster, victim.name)
-    proxy.blackhole()
+    child = subprocess.Popen(
+        [sys.executable, "-c", GEVENT_CHILD,
+         str(first["host"]), str(first["port"]), victim.name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, GEVENT_RESOLVER="ares"),
+    )
     try:
-        completed = subprocess.run(
-            [sys.executable, "-c", GEVENT_CHILD,
-             str(first["host"]), str(first["port"]), victim.name],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=dict(os.environ, GEVENT_RESOLVER="ares"),
-        )
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        assert line == "ready", child.communicate(timeout=30)[1]
+        proxy.blackhole()
+        stdout, stderr = child.communicate("go\n", timeout=120)
     finally:
         proxy.blackhole(False)
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads(completed.stdout.splitlines()[-1])
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, stderr
+    report = json.loads(stdout.splitlines()[-1])
     for run in report["runs"]:
         assert run["failed"] == report["expected"], run
         assert run["elapsed"] < 2 * SOCKET_TIMEOUT, run
