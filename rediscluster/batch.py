@@ -116,6 +116,8 @@ class NodeBatch:
     outcomes: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     _payload: Optional[list[Any]] = None
+    # A connection taken by acquire() and not yet written to.
+    _held: Optional[AbstractConnection] = None
     _connection: Optional[AbstractConnection] = None
     _started: float = 0.0
 
@@ -164,20 +166,28 @@ class NodeBatch:
 
     def send(self) -> None:
         """Take a connection and write the packed commands in one write."""
+        self.acquire()
+        self.write()
+
+    def acquire(self) -> None:
+        """Take a connection from the node's pool; on failure, finish the batch."""
         self._started = time.perf_counter()
         if self._payload is None:
             self.pack()
-        pool = self.node.pool
         try:
-            connection = pool.acquire()
+            self._held = self.node.pool.acquire()
         except (AuthenticationError, AuthorizationError, PoolTimeoutError) as exc:
             # Final for this execute: retrying repeats the rejection or wait.
             self._finish([exc] * len(self.commands))
-            return
         except (ConnectionError, TimeoutError, OSError) as exc:
             self._finish([Lost(exc, sent=False)] * len(self.commands))
-            return
 
+    def write(self) -> None:
+        """Write the packed commands on the connection ``acquire`` took."""
+        connection, self._held = self._held, None
+        if connection is None:
+            return  # acquire() failed and recorded the outcomes
+        pool = self.node.pool
         try:
             connection.send_packed_command(self._payload)
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -254,7 +264,13 @@ class NodeBatch:
         return [error] + [Lost(error, sent=True)] * missing
 
     def abandon(self) -> None:
-        """Close a connection that was written to but will not be read."""
+        """Give back a connection that was not written to; close one that was.
+
+        A written connection whose replies will not be read cannot be reused.
+        """
+        held, self._held = self._held, None
+        if held is not None:
+            self.node.pool.release(held)  # nothing was written, so it is clean
         connection, self._connection = self._connection, None
         if connection is not None:
             self.node.pool.discard(connection)

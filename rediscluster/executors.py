@@ -88,7 +88,10 @@ class _Latch:
 
 
 class _Task:
-    """Sending and reading one packed batch; run once, by a worker or the caller."""
+    """Writing and reading one packed batch whose connection the caller took.
+
+    Run once, by a worker or by the caller.
+    """
 
     __slots__ = ("batch", "latch", "_claim")
 
@@ -108,7 +111,7 @@ class _Task:
 
     def run(self) -> None:
         try:
-            self.batch.send()
+            self.batch.write()
             self.batch.receive()
         except BaseException as exc:  # handed to the caller by the latch
             self.batch.abandon()
@@ -153,10 +156,11 @@ class ThreadedExecutor:
     def run(self, batches: Sequence[NodeBatch]) -> None:
         """Run the batches, every large batch but one on a worker.
 
-        The caller writes its own batches, the small ones first so that their
-        round trips start before a large write, and reads their replies in the
-        order they arrive. A worker task that no worker has picked up by then
-        runs on the caller.
+        The caller first takes every batch's connection, in node order. It then
+        writes its own batches, the small ones first so that their round trips
+        start before a large write, and reads their replies in the order they
+        arrive. A worker task that no worker has picked up by then runs on the
+        caller.
         """
         if len(batches) == 1:
             batches[0].run()
@@ -168,12 +172,22 @@ class ThreadedExecutor:
         large = [b for b in batches if b.payload_size >= LARGE_BATCH_BYTES]
         latch = _Latch(max(0, len(large) - 1))
         tasks = [_Task(batch, latch) for batch in large[1:]]
-        if tasks:
-            self._submit(tasks)
+        try:
+            # Every connection is taken here, in node order, before any write
+            # or hand-off, so two pipelines never each hold a connection the
+            # other waits for in a bounded pool.
+            for batch in batches:
+                batch.acquire()
+            if tasks:
+                self._submit(tasks)
+        except BaseException:
+            for batch in batches:
+                batch.abandon()
+            raise
         own = small + large[:1]
         try:
             for batch in own:
-                batch.send()
+                batch.write()
             receive_as_ready(own)
         except BaseException:
             for batch in own:
@@ -242,6 +256,9 @@ class ThreadedExecutor:
             if task is None:
                 return
             if not task.claim():
+                # The caller ran it. Drop it now: held until the next get(),
+                # it would keep the batch and its replies alive.
+                del task
                 continue
             with self._lock:
                 self._idle -= 1

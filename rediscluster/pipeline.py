@@ -167,6 +167,8 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
             client.pipeline_use_threads if use_threads is None else bool(use_threads)
         )
         self.transaction = bool(transaction)
+        # multi() turns a plain pipeline into a transaction until reset().
+        self._transaction_default = self.transaction
         self.last_stats: dict[str, NodeStats] = {}
         self.command_stack: list[Command] = []
         self._start_plan()
@@ -334,8 +336,16 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     def reset(self) -> None:  # type: ignore[override]
         """Drop queued commands and any WATCH; the pipeline can be reused."""
         self.command_stack = []
+        self.transaction = self._transaction_default
         self._start_plan()
         self._reset_transaction()
+
+    def multi(self) -> None:
+        """Start queuing the transaction after watch()."""
+        super().multi()
+        # Commands queued from here on belong to the transaction, which
+        # checks their slots and runs on one node, so no per-node plan.
+        self._start_plan()
 
     def _start_plan(self) -> None:
         self._plan = None

@@ -73,7 +73,8 @@ def test_plan_after_slot_moved(chaos_cluster: LocalCluster) -> None:
         expected = [v for _ in moving + staying for v in (11, b"11")]
         assert results == expected
         assert [rc.get(key) for key in moving] == [b"11"] * len(moving)
-        assert pipe.last_stats[f"{source.host}:{source.port}"].redirects == 2 * len(moving)
+        source_stats = pipe.last_stats[f"{source.host}:{source.port}"]
+        assert source_stats.redirects == 2 * len(moving)
         assert rc.get_node_from_key(moving[0]).port == target.port
     finally:
         rc.close()

@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 import redis
+from conftest import flush
 from redis.exceptions import DataError, ResponseError
 
 import rediscluster
 from rediscluster import CrossSlotError, PipelineUsageError
 from rediscluster.testing import LocalCluster
-
-from conftest import flush
 
 # With 30 keys over 3 masters, each master's batch of SETs with this value
 # takes more than the 64 KiB from which a batch goes to a worker thread.
