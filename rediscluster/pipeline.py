@@ -267,7 +267,15 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         # 3.11), and a SET without options has nothing to check.
         if args or kwargs:
             return super().set(name, value, *args, **kwargs)
-        return self.execute_command("SET", name, value)
+        command = ("SET", name, value)
+        if (
+            self._planning
+            and not self._watching
+            and not self._closed
+            and self._queue_single_key(command)
+        ):
+            return self
+        return self.execute_command(*command)
 
     set.__doc__ = redis.Redis.set.__doc__
 
