@@ -162,6 +162,13 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
         redact_pool_repr(self.connection_pool)
 
         self.pipeline_use_threads = bool(pipeline_use_threads)
+        if pipeline_max_workers is not None and (
+            type(pipeline_max_workers) is not int or pipeline_max_workers < 1
+        ):
+            raise ValueError(
+                f"pipeline_max_workers must be a positive integer or None (for "
+                f"the default of 32), got {pipeline_max_workers!r}"
+            )
         self.pipeline_max_workers = pipeline_max_workers
         self.retry = retry if retry is not None else DEFAULT_RETRY
         self.max_redirects = max_redirects

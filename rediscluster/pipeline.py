@@ -163,7 +163,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         self.client = client
         self.connection_pool = client.connection_pool
         self.response_callbacks = client.response_callbacks
-        self.use_threads = (
+        self._use_threads = (
             client.pipeline_use_threads if use_threads is None else bool(use_threads)
         )
         self.transaction = bool(transaction)
@@ -175,6 +175,15 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         self._closed = False
         self._owner = threading.Lock()
         self._init_transaction()
+
+    @property
+    def use_threads(self) -> bool:
+        """Whether this pipeline may run large batches on worker threads.
+
+        Fixed when the pipeline is created, from its ``use_threads`` argument
+        or else the client's ``pipeline_use_threads``.
+        """
+        return self._use_threads
 
     def __repr__(self) -> str:
         mode = "threads" if self.use_threads else "no threads"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 
@@ -106,3 +108,18 @@ def test_max_connections_bound(cluster: LocalCluster) -> None:
         assert node.pool.in_use == 0
     finally:
         rc.close()
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "4", True])
+def test_pipeline_max_workers_rejected(cluster: LocalCluster, value: Any) -> None:
+    with pytest.raises(ValueError, match="pipeline_max_workers must be a positive"):
+        rediscluster.RedisCluster(
+            startup_nodes=cluster.startup_nodes, pipeline_max_workers=value
+        )
+
+
+def test_pipeline_use_threads_read_only(rc: rediscluster.RedisCluster) -> None:
+    pipe = rc.pipeline(use_threads=True)
+    with pytest.raises(AttributeError):
+        pipe.use_threads = False  # type: ignore[misc]
+    assert pipe.use_threads is True
