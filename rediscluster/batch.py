@@ -135,9 +135,13 @@ class NodeBatch:
 
     def run(self) -> None:
         """Pack, send and read the batch on the calling thread."""
-        self.pack()
-        self.send()
-        self.receive()
+        try:
+            self.pack()
+            self.send()
+            self.receive()
+        except BaseException:
+            self.abandon()  # a KeyboardInterrupt, say, between two steps
+            raise
 
     def pack(self) -> None:
         """Encode every command; raises DataError for an invalid argument.
@@ -184,29 +188,31 @@ class NodeBatch:
 
     def write(self) -> None:
         """Write the packed commands on the connection ``acquire`` took."""
-        connection, self._held = self._held, None
+        connection = self._held
         if connection is None:
             return  # acquire() failed and recorded the outcomes
         pool = self.node.pool
+        # From here on the connection may carry a partial write, so it moves
+        # to _connection, which abandon() closes instead of reusing.
+        self._connection, self._held = connection, None
         try:
             connection.send_packed_command(self._payload)
         except (ConnectionError, TimeoutError, OSError) as exc:
             # Part of the write may have reached the server, and with it some
             # whole commands, so every command of the batch counts as sent.
+            self._connection = None
             pool.discard(connection)
             self._finish([Lost(exc, sent=True)] * len(self.commands))
-            return
         except BaseException:
+            self._connection = None
             pool.discard(connection)
             raise
-        self._connection = connection
 
     def receive(self) -> None:
         """Read one reply per command; on a connection failure mark the rest."""
         connection = self._connection
         if connection is None:
             return
-        self._connection = None
         outcomes: list[Any] = []
         try:
             reader = fast_reader(connection) if self._plain_reads() else None
@@ -215,17 +221,21 @@ class NodeBatch:
             else:
                 self._read_each(connection, outcomes)
         except (ConnectionError, TimeoutError, OSError) as exc:
+            self._connection = None
             self.node.pool.discard(connection)
             missing = len(self.commands) - len(outcomes)
             self._finish(outcomes + [Lost(exc, sent=True)] * missing)
             return
         except (ValueError, IndexError) as exc:
+            self._connection = None
             self.node.pool.discard(connection)
             self._finish(outcomes + self._unread(len(outcomes), exc))
             return
         except BaseException:
+            self._connection = None
             self.node.pool.discard(connection)
             raise
+        self._connection = None
         self.node.pool.release(connection)
         self._finish(outcomes)
 
@@ -269,11 +279,11 @@ class NodeBatch:
         A written connection whose replies will not be read cannot be reused.
         """
         held, self._held = self._held, None
-        if held is not None:
-            self.node.pool.release(held)  # nothing was written, so it is clean
         connection, self._connection = self._connection, None
         if connection is not None:
             self.node.pool.discard(connection)
+        if held is not None and held is not connection:
+            self.node.pool.release(held)  # nothing was written, so it is clean
 
     def _plain_reads(self) -> bool:
         for command in self.commands:

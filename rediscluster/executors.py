@@ -178,31 +178,46 @@ class ThreadedExecutor:
             # other waits for in a bounded pool.
             for batch in batches:
                 batch.acquire()
-            if tasks:
-                self._submit(tasks)
         except BaseException:
             for batch in batches:
                 batch.abandon()
             raise
         own = small + large[:1]
         try:
+            if tasks:
+                self._submit(tasks)
             for batch in own:
                 batch.write()
             receive_as_ready(own)
         except BaseException:
-            for batch in own:
-                batch.abandon()
-            for task in tasks:
-                if task.claim():
-                    task.abandon()
-            latch.wait()
+            self._give_up(own, tasks, latch)
             raise
-        for task in tasks:
-            if task.claim():
-                task.run()
+        try:
+            for task in tasks:
+                # NOTE: an interrupt between claim() and run() leaves that
+                # task's connection taken from its pool.
+                if task.claim():
+                    task.run()
+        except BaseException:
+            self._give_up([], tasks, latch)
+            raise
         latch.wait()
         if latch.errors:
             raise latch.errors[0]
+
+    @staticmethod
+    def _give_up(own: Sequence[NodeBatch], tasks: list[_Task], latch: _Latch) -> None:
+        """Close the caller's batches and the tasks no worker has taken.
+
+        A task's batch is only touched through its claim, since a worker may
+        be writing it. Returns once the workers' tasks have finished.
+        """
+        for batch in own:
+            batch.abandon()
+        for task in tasks:
+            if task.claim():
+                task.abandon()
+        latch.wait()
 
     def shutdown(self) -> None:
         """Stop the workers once they finish the tasks they hold."""

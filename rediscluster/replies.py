@@ -70,7 +70,11 @@ class FastReader:
             if self._push_type is None or not isinstance(reply, self._push_type):
                 break
             parser.handle_push_response(reply)
-            reply = NOT_ENOUGH_DATA if reader is None else reader.gets()
+            # The push handler may have closed the connection.
+            reader = parser._reader
+            if reader is None:
+                raise ConnectionError("the connection was closed while reading")
+            reply = reader.gets()
         if isinstance(reply, ConnectionError):
             raise reply
         if (

@@ -13,6 +13,7 @@ import ast
 import builtins
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -89,6 +90,22 @@ Kwargs = Callable[[LocalCluster], dict[str, Any]]
 def first_address(cluster: LocalCluster) -> tuple[str, int]:
     node = cluster.startup_nodes[0]
     return str(node["host"]), int(node["port"])
+
+
+GUIDE_USER, GUIDE_PASSWORD = "migration-guide", "migration-guide-pw"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def guide_user(cluster: LocalCluster) -> Iterator[None]:
+    """An ACL user with a password on every node, for the credential rows."""
+    rule = (GUIDE_USER, "on", f">{GUIDE_PASSWORD}", "~*", "&*", "+@all")
+    for node in cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", *rule)
+    yield
+    for node in cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "DELUSER", GUIDE_USER)
 
 
 def with_nodes(**extra: Any) -> Kwargs:
@@ -168,8 +185,11 @@ VALUES: dict[Any, Kwargs] = {
     ),
     "connection_class": with_nodes(connection_class=redis.connection.Connection),
     "connection_pool": with_nodes(connection_pool=redis.ConnectionPool()),
-    "password": with_nodes(password="migration-guide"),
-    "username": with_nodes(username="default", password="migration-guide"),
+    # The default user has no password on the test cluster; redis-py 5 rejects
+    # a password there, and later versions ignore it, so a user with one is
+    # made for these rows.
+    "password": with_nodes(username=GUIDE_USER, password=GUIDE_PASSWORD),
+    "username": with_nodes(username=GUIDE_USER, password=GUIDE_PASSWORD),
     "decode_responses": with_nodes(decode_responses=True),
     "socket_timeout": with_nodes(socket_timeout=2.0),
     "socket_connect_timeout": with_nodes(socket_connect_timeout=2.0),

@@ -211,3 +211,36 @@ def test_gevent_pipeline_overlaps(proxied_cluster: LocalCluster) -> None:
     assert report["os_threads"] == 1
     # One round trip is 2 * delay; three sequential ones would take 6 * delay.
     assert min(report["timings"]) < 4 * delay
+
+
+@pytest.mark.parametrize("one_node", [True, False])
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_interrupt_before_write_frees_connection(
+    rc: rediscluster.RedisCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    one_node: bool,
+    use_threads: bool,
+) -> None:
+    keys = ["{a}1", "{a}2"] if one_node else spread_keys(rc, 30)
+    original = rediscluster.batch.NodeBatch.write
+    calls = []
+
+    def interrupted(batch: rediscluster.batch.NodeBatch) -> None:
+        calls.append(batch)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        original(batch)
+
+    monkeypatch.setattr(rediscluster.batch.NodeBatch, "write", interrupted)
+    pipe = rc.pipeline(use_threads=use_threads)
+    for key in keys:
+        pipe.set(key, "v")
+    with pytest.raises(KeyboardInterrupt):
+        pipe.execute()
+    assert in_use(rc) == 0
+    monkeypatch.setattr(rediscluster.batch.NodeBatch, "write", original)
+    pipe = rc.pipeline(use_threads=use_threads)
+    for key in keys:
+        pipe.get(key)
+    assert len(pipe.execute()) == len(keys)
+    assert in_use(rc) == 0

@@ -110,8 +110,11 @@ def test_reset_ends_multi(rc: rediscluster.RedisCluster) -> None:
 KEY_KINDS = ("str", "bytes", "int", "float", "unicode", "tag", "bytes_tag", "view")
 PLAIN_VALUES: tuple[Any, ...] = (
     "1", "x", "", "значение", 3, -2, 1.5, 10**20, b"raw", memoryview(b"view"),
-    bytearray(b"array"),
 )
+# redis-py 8.0 added bytearray to the types its encoder sends as bytes;
+# earlier versions reject it with DataError on the client and in pipelines.
+if int(redis.__version__.split(".")[0]) >= 8:
+    PLAIN_VALUES += (bytearray(b"array"),)
 BINARY_VALUES: tuple[Any, ...] = (b"\x00\xff",)
 
 Call = Callable[[Any, Any, Any], Any]
