@@ -68,6 +68,9 @@ def move_slot(
 @pytest.fixture
 def owners(cluster: LocalCluster) -> Iterator[tuple[ServerNode, ServerNode]]:
     """Yield the (source, target) masters of SLOT, then give SLOT back to source."""
+    # An earlier test's slot move may still be spreading by gossip; a node
+    # with the old view would name the wrong source.
+    cluster.wait_ready(timeout=10)
     source = cluster.node_for_slot(SLOT)
     target = next(node for node in cluster.masters if node is not source)
     yield source, target
