@@ -13,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import rediscluster
-from rediscluster.testing import LocalCluster
+from rediscluster.testing import ClusterNotReadyError, LocalCluster
 
 
 def listening(host: str, port: int) -> bool:
@@ -171,16 +171,23 @@ def move_slot(cluster: LocalCluster, slot: int) -> Any:
             plain.execute_command(
                 "MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys
             )
-    for node in [target, source] + [n for n in cluster.masters
-                                    if n not in (target, source)]:
-        with node.client() as plain:
-            plain.execute_command("CLUSTER SETSLOT", slot, "NODE", target.node_id)
-    # Back-to-back moves of one slot can leave nodes disagreeing for a moment,
-    # and then they redirect to each other. A higher config epoch makes the
-    # new owner's claim win over stale gossip; then wait until all agree.
-    with target.client() as plain:
-        plain.execute_command("CLUSTER BUMPEPOCH")
-    cluster.wait_ready()
+    # Back-to-back moves of one slot can leave nodes disagreeing, because
+    # gossip sent before a SETSLOT still carries the old owner. A higher
+    # config epoch makes the new owner's claim win; the assignment is
+    # repeated until every node agrees.
+    others = [n for n in cluster.masters if n not in (target, source)]
+    for attempt in range(3):
+        for node in [target, source, *others]:
+            with node.client() as plain:
+                plain.execute_command("CLUSTER SETSLOT", slot, "NODE", target.node_id)
+        with target.client() as plain:
+            plain.execute_command("CLUSTER BUMPEPOCH")
+        try:
+            cluster.wait_ready(timeout=10)
+            return target
+        except ClusterNotReadyError:
+            if attempt == 2:
+                raise
     return target
 
 
