@@ -117,7 +117,7 @@ class NodeBatch:
     seconds: float = 0.0
     _payload: Optional[list[Any]] = None
     # A connection taken by acquire() and not yet written to.
-    _held: Optional[AbstractConnection] = None
+    _acquired: Optional[AbstractConnection] = None
     _connection: Optional[AbstractConnection] = None
     _started: float = 0.0
 
@@ -179,7 +179,7 @@ class NodeBatch:
         if self._payload is None:
             self.pack()
         try:
-            self._held = self.node.pool.acquire()
+            self._acquired = self.node.pool.acquire()
         except (AuthenticationError, AuthorizationError, PoolTimeoutError) as exc:
             # Final for this execute: retrying repeats the rejection or wait.
             self._finish([exc] * len(self.commands))
@@ -188,13 +188,13 @@ class NodeBatch:
 
     def write(self) -> None:
         """Write the packed commands on the connection ``acquire`` took."""
-        connection = self._held
+        connection = self._acquired
         if connection is None:
             return  # acquire() failed and recorded the outcomes
         pool = self.node.pool
         # From here on the connection may carry a partial write, so it moves
         # to _connection, which abandon() closes instead of reusing.
-        self._connection, self._held = connection, None
+        self._connection, self._acquired = connection, None
         try:
             connection.send_packed_command(self._payload)
         except (ConnectionError, TimeoutError, OSError) as exc:
@@ -278,12 +278,12 @@ class NodeBatch:
 
         A written connection whose replies will not be read cannot be reused.
         """
-        held, self._held = self._held, None
+        acquired, self._acquired = self._acquired, None
         connection, self._connection = self._connection, None
         if connection is not None:
             self.node.pool.discard(connection)
-        if held is not None and held is not connection:
-            self.node.pool.release(held)  # nothing was written, so it is clean
+        if acquired is not None and acquired is not connection:
+            self.node.pool.release(acquired)  # nothing was written, so it is clean
 
     def _plain_reads(self) -> bool:
         for command in self.commands:

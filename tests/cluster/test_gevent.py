@@ -51,8 +51,8 @@ def test_threaded_pipeline_on_greenlets(
     rc: rediscluster.RedisCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = spread_keys(rc, "gevent:")
-    # Three 40 KB values per master make each batch larger than the 64 KiB
-    # from which batches go to workers; smaller ones stay on the caller.
+    # Three 40 KB values per master make each batch larger than 64 KiB, the
+    # size from which batches go to workers. Smaller ones stay on the caller.
     value = b"g" * 40_000
     recorder = GreenletRecorder(monkeypatch)
     pipe = rc.pipeline(use_threads=True)

@@ -188,9 +188,9 @@ VALUES: dict[Any, Kwargs] = {
     ),
     "connection_class": with_nodes(connection_class=redis.connection.Connection),
     "connection_pool": with_nodes(connection_pool=redis.ConnectionPool()),
-    # The default user has no password on the test cluster; redis-py 5 rejects
-    # a password there, and later versions ignore it, so a user with one is
-    # made for these rows.
+    # The test cluster's default user has no password. redis-py 5 rejects a
+    # password there and later versions ignore it, so these rows use a user
+    # that has one.
     "password": with_nodes(username=GUIDE_USER, password=GUIDE_PASSWORD),
     "username": with_nodes(username=GUIDE_USER, password=GUIDE_PASSWORD),
     "decode_responses": with_nodes(decode_responses=True),

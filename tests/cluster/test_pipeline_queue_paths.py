@@ -314,7 +314,7 @@ def test_layout_change_while_queueing(rc: rediscluster.RedisCluster) -> None:
 
 
 def test_stale_plan_follows_moved(rc: rediscluster.RedisCluster) -> None:
-    # The plan points one slot at the wrong master; the replies say MOVED and
+    # The plan points one slot at the wrong master. Its replies are MOVED, and
     # the next round sends the commands to the owner.
     learn_set_and_get(rc)
     keys = keys_on_every_master(rc)
