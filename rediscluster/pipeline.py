@@ -28,14 +28,23 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from .batch import Command, Lost, NodeBatch, WireContext
+from .batch import (
+    NO_OPTIONS,
+    Command,
+    Lost,
+    NodeBatch,
+    QueuedCommand,
+    WireContext,
+    args_of,
+    as_commands,
+)
 from .exceptions import (
     OutcomeUnknownError,
     PipelineUsageError,
     TooManyRedirectsError,
 )
 from .logs import limiter
-from .packing import _PLAIN_TYPES, _pack_command, pack_one
+from .packing import _PLAIN_TYPES, _pack_command, pack_one, pack_set
 from .queueplan import QueuePlan
 from .retries import pause_after_redirects
 from .routing import command_name
@@ -48,7 +57,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_NO_OPTIONS: dict[str, Any] = {}
 _KEYS_ONLY = {"keys": None}.keys()
 
 # Commands that change connection state or stream replies, which a batch of
@@ -148,9 +156,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     MULTI/EXEC on the one node that serves their common hash slot.
     """
 
-    # Per-node grouping of the queue, while every command so far fitted it.
+    # Per-node grouping of the queue, while every command so far fitted it;
+    # None once one did not, and in transactions, WATCH and closed pipelines.
     _plan: Optional[QueuePlan]
-    _planning: bool
 
     def __init__(
         self,
@@ -170,11 +178,13 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         # multi() turns a plain pipeline into a transaction until reset().
         self._transaction_default = self.transaction
         self.last_stats: dict[str, NodeStats] = {}
-        self.command_stack: list[Command] = []
-        self._start_plan()
+        # Commands in queue order. While a plan exists, plain single-key
+        # commands are kept as their argument tuple (see QueuedCommand).
+        self.command_stack: list[QueuedCommand] = []
         self._closed = False
         self._owner = threading.Lock()
         self._init_transaction()
+        self._start_plan()
 
     @property
     def use_threads(self) -> bool:
@@ -211,9 +221,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     def execute_command(self, *args: Any, **options: Any) -> Any:
         """Queue a command (or run it now while WATCH is active)."""
         if (
-            self._planning
-            and not self._watching
-            and not self._closed
+            self._plan is not None
             and (not options or options.keys() == _KEYS_ONLY)
             and self._queue_single_key(args)
         ):
@@ -221,6 +229,10 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         if self._closed:
             raise PipelineUsageError(
                 "the pipeline is closed; create a new one with rc.pipeline()"
+            )
+        if self.client._closed:
+            raise PipelineUsageError(
+                "the pipeline's client is closed; create a new RedisCluster"
             )
         if self._runs_immediately():
             return self._immediate_execute(args, options)
@@ -235,8 +247,11 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         took about 38,000 instructions here before and 24,000 after. Returns
         False, having done nothing, when the command needs the general path.
         """
+        plan = self._plan
         name = args[0]
-        if len(args) < 2 or name not in self.client.router.first_key_only:
+        if plan is None or len(args) < 2:
+            return False
+        if name not in self.client.router.first_key_only:
             return False
         if name in _UNSUPPORTED or not name.isupper():
             return False  # "move" is as unsupported as "MOVE"
@@ -251,42 +266,60 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
             return False
         # The CRC16 of the whole key, unless a "{" may start a hash tag.
         slot = key_slot(raw) if b"{" in raw else crc_hqx(raw, 0) & 0x3FFF
-        plan = self._plan
-        table = self.client.topology.table
-        if plan is None:
-            plan = self._plan = QueuePlan(table)
-        elif plan.table is not table:
-            return False
-        node = table.primaries[slot]
-        if node is None:
-            return False
+        node = plan.primaries[slot]
         pack = _pack_command
-        if pack is None:
+        if node is None or pack is None:
             return False
         # redis-py passes "keys" only for its client-side cache, which a
         # cluster pipeline does not use.
-        command = Command(args, _NO_OPTIONS, slot)
-        plan.add(node, command, pack(args))
-        self.command_stack.append(command)
+        stack = self.command_stack
+        plan.add(node, len(stack), args, pack(args))
+        stack.append(args)
         return True
 
     def set(self, name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
-        # redis-py 8's set() checks its option combinations on every call.
-        # That took 1.6 us of the 3.5 us of a queued SET (timeit, Python
-        # 3.11), and a SET without options has nothing to check.
-        if args or kwargs:
-            return super().set(name, value, *args, **kwargs)
+        # redis-py 8's set() checks its option combinations on every call,
+        # which took 1.6 us of the 3.5 us of a queued SET (timeit, Python
+        # 3.11); a SET without options has nothing to check. This path is
+        # _queue_single_key written out for SET, whose key position, name
+        # and shape are known.
+        plan = self._plan
+        if plan is None or args or kwargs:
+            return self._set_general(name, value, args, kwargs)
+        if type(name) is str:
+            key = name.encode()
+        elif type(name) is bytes:
+            key = name
+        else:
+            return self._set_general(name, value, args, kwargs)
+        if type(value) is bytes:
+            data = value
+        elif type(value) is str:
+            data = value.encode()
+        else:
+            return self._set_general(name, value, args, kwargs)
+        slot = key_slot(key) if b"{" in key else crc_hqx(key, 0) & 0x3FFF
+        node = plan.primaries[slot]
+        if node is None:
+            return self._set_general(name, value, args, kwargs)
+        queue = plan.queues.get(id(node)) or plan.open_queue(node)
+        packed = pack_set(key, data)
         command = ("SET", name, value)
-        if (
-            self._planning
-            and not self._watching
-            and not self._closed
-            and self._queue_single_key(command)
-        ):
-            return self
-        return self.execute_command(*command)
+        stack = self.command_stack
+        queue.indices.append(len(stack))
+        queue.commands.append(command)
+        queue.payload += packed
+        stack.append(command)
+        return self
 
     set.__doc__ = redis.Redis.set.__doc__
+
+    def _set_general(
+        self, name: Any, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if args or kwargs:
+            return super().set(name, value, *args, **kwargs)
+        return self.execute_command("SET", name, value)
 
     def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
         """Check a command and add it to the queue; return the pipeline."""
@@ -315,38 +348,35 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
             and client.router.is_read_only(args)
         )
         packed = pack_one(args) if client.wire.fast_pack else None
-        # Most commands carry no options; one shared empty dict saves 64
-        # bytes per queued command. Nothing modifies a command's options.
-        command = Command(args, options or _NO_OPTIONS, slot, replica_read)
-        node = None
-        if self._planning and packed is not None and not replica_read:
-            node = self._plan_node(slot)
+        # Nothing modifies a command's options, so they can share one dict.
+        command = Command(args, options or NO_OPTIONS, slot, replica_read)
         plan = self._plan
+        node = None
+        if plan is not None and packed is not None and not replica_read:
+            node = self._plan_node(plan, slot)
+        stack = self.command_stack
         if node is not None and plan is not None and packed is not None:
-            plan.add(node, command, packed)
+            plan.add(node, len(stack), command, packed)
         else:
-            self._planning = False
+            self._stop_plan()
             command.packed = packed
-        self.command_stack.append(command)
+        stack.append(command)
         return self
 
-    def _plan_node(self, slot: Optional[int]) -> Optional[ClusterNode]:
+    def _plan_node(self, plan: QueuePlan, slot: Optional[int]) -> Optional[ClusterNode]:
         """Return the node of the next command's batch; None stops the plan."""
-        if self.transaction or self._watching:
-            return None
-        topology = self.client.topology
-        table = topology.table
-        plan = self._plan
-        if plan is None:
-            plan = self._plan = QueuePlan(table)
-        elif plan.table is not table:
-            return None
         if slot is None:
             try:
-                return topology.default_node()
+                return self.client.topology.default_node()
             except RedisError:
                 return None  # execute() raises the same error
-        return table.primaries[slot]
+        return plan.primaries[slot]
+
+    def _stop_plan(self) -> None:
+        """Group later commands at execute; turn queued tuples into Commands."""
+        if self._plan is not None:
+            self._plan = None
+            as_commands(self.command_stack)
 
     # redis.Redis.reset sends the RESET command, but a pipeline's reset drops
     # its queue, as in redis-py's Pipeline.
@@ -354,31 +384,43 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         """Drop queued commands and any WATCH; the pipeline can be reused."""
         self.command_stack = []
         self.transaction = self._transaction_default
-        self._start_plan()
         self._reset_transaction()
+        self._start_plan()
+
+    def watch(self, *names: Any) -> bool:  # type: ignore[override]
+        """WATCH keys of one slot on a connection this pipeline keeps."""
+        result = super().watch(*names)
+        # Commands now run at once, and after multi() as one transaction.
+        self._stop_plan()
+        return result
 
     def multi(self) -> None:
         """Start queuing the transaction after watch()."""
         super().multi()
         # Commands queued from here on belong to the transaction, which
         # checks their slots and runs on one node, so no per-node plan.
-        self._start_plan()
+        self._stop_plan()
 
     def _start_plan(self) -> None:
-        self._plan = None
         # A transaction has its own path, and replica reads and non-UTF-8
         # encodings need the choices that execute-time grouping makes.
         client = self.client
-        self._planning = (
-            not self.transaction
-            and client.wire.fast_pack
-            and not client.read_from_replicas
-        )
+        if (
+            self.transaction
+            or self._watching
+            or self._closed
+            or not client.wire.fast_pack
+            or client.read_from_replicas
+        ):
+            self._plan = None
+        else:
+            self._plan = QueuePlan(client.topology.table)
 
     def close(self) -> None:
         """Reset the pipeline and reject later use."""
         self.reset()
         self._closed = True
+        self._plan = None
 
     # Execution.
 
@@ -416,7 +458,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     def _executor(self) -> Any:
         return self.client.executor(self.use_threads)
 
-    def _execute_rounds(self, commands: list[Command]) -> tuple[list[Any], bool]:
+    def _execute_rounds(
+        self, commands: list[QueuedCommand]
+    ) -> tuple[list[Any], bool]:
         """Run the commands in rounds; return the results and whether any failed."""
         client = self.client
         topology = client.topology
@@ -425,6 +469,8 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         results: list[Any] = [None] * len(commands)
         pending: Sequence[int] = range(len(commands))
         planned = self._planned_batches(commands)
+        if planned is None:
+            as_commands(commands)
         ask_targets: dict[int, ClusterNode] = {}
         stats: dict[str, NodeStats] = {}
         failures = 0
@@ -437,8 +483,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
             if planned is not None:
                 batches, planned = planned, None
             else:
-                    batches = group_by_node(
-                    commands,
+                as_commands(commands)  # after a planned round, for its retries
+                batches = group_by_node(
+                    commands,  # type: ignore[arg-type]
                     pending,
                     topology.table,
                     topology.default_node,
@@ -474,12 +521,15 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         logger.debug("pipeline of %d commands: %s", len(commands), stats)
         return results, saw_failure
 
-    def _planned_batches(self, commands: list[Command]) -> Optional[list[NodeBatch]]:
-        """Return the batches grouped at queue time, if the slot map is unchanged."""
+    def _planned_batches(
+        self, commands: list[QueuedCommand]
+    ) -> Optional[list[NodeBatch]]:
+        """Return the batches grouped at queue time, if the slot map is unchanged.
+
+        While a plan exists it holds every queued command.
+        """
         plan = self._plan
-        if plan is None or not self._planning or plan.count != len(commands):
-            return None
-        if plan.table is not self.client.topology.table:
+        if plan is None or plan.table is not self.client.topology.table:
             return None
         return plan.batches(self.client.wire)
 
@@ -510,7 +560,7 @@ class _Round:
     def __init__(
         self,
         pipeline: ClusterPipeline,
-        commands: list[Command],
+        commands: list[QueuedCommand],
         results: list[Any],
         ask_targets: dict[int, ClusterNode],
         stats: dict[str, NodeStats],
@@ -538,6 +588,10 @@ class _Round:
         node_stats.seconds += batch.seconds
         results = self.results
         ask_targets = self.ask_targets
+        if not batch.failed and not ask_targets:
+            for index, outcome in zip(batch.indices, batch.outcomes):
+                results[index] = outcome
+            return
         for index, outcome in zip(batch.indices, batch.outcomes):
             if ask_targets:
                 ask_targets.pop(index, None)
@@ -565,7 +619,7 @@ class _Round:
     ) -> bool:
         """Load a script on node after NOSCRIPT; True when the command is resent."""
         client = self.pipeline.client
-        args = self.commands[index].args
+        args = args_of(self.commands[index])
         source = client.scripts.source_for_noscript(args, outcome)
         if source is None:
             return False
@@ -608,7 +662,7 @@ class _Round:
     def _lost(
         self, node: ClusterNode, index: int, lost: Lost, node_stats: NodeStats
     ) -> None:
-        args = self.commands[index].args
+        args = args_of(self.commands[index])
         client = self.pipeline.client
         if node.role == REPLICA:
             # The read moves to another node at once; a dead replica is never
@@ -631,7 +685,7 @@ class _Round:
 
 
 def _give_up(
-    commands: list[Command],
+    commands: list[QueuedCommand],
     results: list[Any],
     pending: list[int],
     round_: _Round,
@@ -642,7 +696,7 @@ def _give_up(
         error = results[index]
         if isinstance(error, AskError):
             final: Exception = TooManyRedirectsError(
-                f"{command_name(commands[index].args)} was redirected "
+                f"{command_name(args_of(commands[index]))} was redirected "
                 f"{redirects} times, last by {error}; the cluster is "
                 f"resharding or misconfigured, or raise max_redirects"
             )
@@ -655,11 +709,13 @@ def _give_up(
     )
 
 
-def raise_first_error(commands: Sequence[Command], results: list[Any]) -> None:
+def raise_first_error(
+    commands: Sequence[QueuedCommand], results: list[Any]
+) -> None:
     """Raise the first exception in results, naming its command and position."""
     for position, result in enumerate(results):
         if isinstance(result, Exception):
-            annotate(result, position, commands[position].args)
+            annotate(result, position, args_of(commands[position]))
             raise result
 
 

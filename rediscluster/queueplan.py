@@ -15,11 +15,11 @@ from __future__ import annotations
 from array import array
 from typing import Optional
 
-from .batch import Command, NodeBatch, WireContext
+from .batch import NodeBatch, QueuedCommand, WireContext
 from .topology import ClusterNode, SlotTable
 
 
-class _NodeQueue:
+class NodeQueue:
     """The queued commands of one node: positions, commands and wire bytes."""
 
     __slots__ = ("node", "indices", "commands", "payload")
@@ -28,29 +28,39 @@ class _NodeQueue:
         self.node = node
         # Positions in a typed array: 8 bytes each instead of an int object.
         self.indices = array("q")
-        self.commands: list[Command] = []
+        self.commands: list[QueuedCommand] = []
         self.payload = bytearray()
 
 
 class QueuePlan:
-    """Per-node batches of a pipeline's queue, built for one slot map."""
+    """Per-node batches of a pipeline's queue, built for one slot map.
 
-    __slots__ = ("table", "count", "_queues")
+    Callers on the hot path look up ``queues`` by ``id(node)`` themselves and
+    call ``open_queue`` for a node seen first; ``add`` does both.
+    """
+
+    __slots__ = ("table", "primaries", "queues")
 
     def __init__(self, table: SlotTable) -> None:
         self.table = table
-        self.count = 0
-        self._queues: dict[int, _NodeQueue] = {}
+        self.primaries = table.primaries
+        self.queues: dict[int, NodeQueue] = {}
 
-    def add(self, node: ClusterNode, command: Command, packed: bytes) -> None:
-        """Append the next queued command, which goes to node."""
-        queue = self._queues.get(id(node))
+    def open_queue(self, node: ClusterNode) -> NodeQueue:
+        """Return node's queue, new if the plan has none yet."""
+        queue = self.queues.get(id(node))
         if queue is None:
-            queue = self._queues[id(node)] = _NodeQueue(node)
-        queue.indices.append(self.count)
+            queue = self.queues[id(node)] = NodeQueue(node)
+        return queue
+
+    def add(
+        self, node: ClusterNode, position: int, command: QueuedCommand, packed: bytes
+    ) -> None:
+        """Append the command at queue position ``position``, which goes to node."""
+        queue = self.open_queue(node)
+        queue.indices.append(position)
         queue.commands.append(command)
         queue.payload += packed
-        self.count += 1
 
     def batches(self, context: Optional[WireContext]) -> list[NodeBatch]:
         """Return one packed batch per node, ordered by node address."""
@@ -62,7 +72,7 @@ class QueuePlan:
                 commands=queue.commands,
                 _payload=[queue.payload],
             )
-            for queue in self._queues.values()
+            for queue in self.queues.values()
         ]
         # The same order as execute-time grouping, for the same reason: two
         # pipelines never each hold a connection the other waits for.

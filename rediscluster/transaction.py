@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from redis.connection import AbstractConnection
 from redis.exceptions import (
@@ -40,7 +40,7 @@ from .exceptions import (
 from .routing import command_name
 
 if TYPE_CHECKING:
-    from .batch import Command
+    from .batch import Command, QueuedCommand
     from .client import RedisCluster
     from .topology import ClusterNode
 
@@ -78,7 +78,7 @@ class TransactionMixin:
     """The MULTI/EXEC half of ``ClusterPipeline``."""
 
     client: "RedisCluster"
-    command_stack: list["Command"]
+    command_stack: list["QueuedCommand"]
     response_callbacks: Any
 
     def _init_transaction(self) -> None:
@@ -203,7 +203,9 @@ class TransactionMixin:
     # MULTI/EXEC.
 
     def _execute_transaction(self, raise_on_error: bool) -> list[Any]:
-        commands = self.command_stack
+        # A transaction never groups at queue time, which is when bare
+        # argument tuples are queued, so its queue holds Commands only.
+        commands = cast("list[Command]", self.command_stack)
         if not commands:
             return []
         retries, backoff = self.client.retry_budget()

@@ -339,12 +339,66 @@ def test_reused_pipeline_plans_again(rc: rediscluster.RedisCluster) -> None:
             pipe.set(key, round_number)
         assert pipe._planned_batches(pipe.command_stack) is not None
         assert pipe.execute() == [True] * len(keys)
-        assert pipe._plan is None
+        # execute() leaves a fresh, empty plan for the next commands.
+        assert pipe._plan is not None
+        assert pipe._plan.queues == {}
     for key in keys:
         pipe.get(key)
     pipe.reset()
     pipe.get(keys[0])
     assert pipe.execute() == [b"2"]
+
+
+def test_plain_commands_queued_as_untracked_tuples(
+    rc: rediscluster.RedisCluster,
+) -> None:
+    # A tuple of strings and bytes leaves the garbage collector's lists at
+    # its next collection, so a long queue adds no work to later ones.
+    learn_set_and_get(rc)
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    for key in keys:
+        pipe.set(key, b"v").get(key)
+    gc.collect()
+    entries = pipe.command_stack
+    assert [type(entry) for entry in entries] == [tuple] * len(entries)
+    assert not any(gc.is_tracked(entry) for entry in entries)
+    assert pipe.execute() == [v for _ in keys for v in (True, b"v")]
+
+
+def test_plan_stopped_midway_keeps_order(rc: rediscluster.RedisCluster) -> None:
+    # redis-py packs a memoryview, which the plan does not take: the plan
+    # stops, the tuples queued so far become Commands, and execute() groups
+    # the whole queue itself.
+    learn_set_and_get(rc)
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    for key in keys[:10]:
+        pipe.set(key, "before")
+    pipe.execute_command("SET", keys[10], memoryview(b"view"))
+    for key in keys[11:]:
+        pipe.set(key, "after").get(key)
+    assert pipe._plan is None
+    assert not any(type(entry) is tuple for entry in pipe.command_stack)
+    expected = [True] * 11 + [v for _ in keys[11:] for v in (True, b"after")]
+    assert pipe.execute() == expected
+    assert [rc.get(key) for key in keys[:11]] == [b"before"] * 10 + [b"view"]
+
+
+def test_error_in_planned_round_names_command(
+    rc: rediscluster.RedisCluster,
+) -> None:
+    learn_set_and_get(rc)
+    pipe = rc.pipeline()
+    pipe.execute_command("LPUSH", "qp:list", "a")  # teaches LPUSH's key position
+    pipe.execute()
+    pipe.set("qp:string", "x")
+    pipe.execute_command("LPUSH", "qp:list", "b")
+    pipe.execute_command("LPUSH", "qp:string", "c")
+    assert [type(entry) for entry in pipe.command_stack] == [tuple] * 3
+    with pytest.raises(ResponseError, match=r"command #3 \(LPUSH qp:string c\)"):
+        pipe.execute()
+    assert rc.lrange("qp:list", 0, -1) == [b"b", b"a"]
 
 
 @pytest.mark.parametrize("use_threads", [True, False])
@@ -359,8 +413,8 @@ def test_plan_buffers_released(
         pipe.set(key, "v" * size)
     plan = pipe._plan
     assert plan is not None
-    tracked: list[Any] = [queue.payload for queue in plan._queues.values()]
-    tracked += [queue.commands for queue in plan._queues.values()]
+    tracked: list[Any] = [queue.payload for queue in plan.queues.values()]
+    tracked += [queue.commands for queue in plan.queues.values()]
     del plan
     assert pipe.execute() == [True] * len(keys)
     # A worker drops its task right after the task's last step wakes the
