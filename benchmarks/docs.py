@@ -34,7 +34,9 @@ threads on (``rc threads on``, the default) and off, redis-py's
 ``GlideClusterClient`` with non-atomic ``ClusterBatch`` pipelines
 (``glide``). Delayed scenarios add the delay on each way through the proxies.
 Loopback scenarios (S4-S10) connect straight to the servers, without
-proxies.
+proxies. Each round of a scenario starts with the next client in turn, and
+a full garbage collection runs before each timed call, off the clock, so
+no client pays for the garbage of the one before it.
 
 The limit column is measured in the same run. In latency scenarios (S1, S2,
 S6) it is one PING round trip of ``redis.Redis`` to a node (the slowest one

@@ -149,6 +149,9 @@ class NodeBatch:
     # One flag per command, or empty when no command needs ASKING.
     asking: list[bool] = field(default_factory=list)
     packed: list[Optional[bytes]] = field(default_factory=list)
+    # True when no command has an option that changes how its reply is
+    # read; None until a caller or _plain_reads() knows.
+    plain_reads: Optional[bool] = None
     outcomes: list[Any] = field(default_factory=list)
     # False only when every outcome is known to be a plain reply.
     failed: bool = True
@@ -325,6 +328,8 @@ class NodeBatch:
             self.node.pool.release(acquired)  # nothing was written, so it is clean
 
     def _plain_reads(self) -> bool:
+        if self.plain_reads is not None:
+            return self.plain_reads
         for command in self.commands:
             if type(command) is tuple:
                 continue

@@ -71,34 +71,18 @@ def pack_batch(
     return [b"".join(chunks)]
 
 
-_CRLF = b"\r\n"
-_SET_HEADER = b"*3\r\n$3\r\nSET\r\n"
+CRLF = b"\r\n"
 # "$<length>\r\n" for the lengths most keys and values have.
 _BULK_HEADERS = tuple(b"$%d\r\n" % length for length in range(1024))
+# SET key value is b"".join((SET_KEY_HEADERS[len(key)], key,
+# VALUE_HEADERS[len(value)], value, CRLF)) for a key and a value under 1 KiB;
+# longer ones raise IndexError there and need ``pack_set``.
+SET_KEY_HEADERS = tuple(b"*3\r\n$3\r\nSET\r\n" + header for header in _BULK_HEADERS)
+VALUE_HEADERS = tuple(CRLF + header for header in _BULK_HEADERS)
 
 
 def pack_set(key: bytes, value: bytes) -> bytes:
-    """Return the wire bytes of ``SET key value``, as hiredis packs them.
-
-    hiredis's ``pack_command`` took 0.30 us for a SET of a 15-byte key and a
-    16-byte value, and this join of precomputed headers 0.13 us (timeit,
-    Python 3.11, hiredis 3.5), because pack_command first converts each
-    argument and formats every length.
-    """
-    headers = _BULK_HEADERS
-    try:
-        return b"".join(
-            (
-                _SET_HEADER,
-                headers[len(key)],
-                key,
-                _CRLF,
-                headers[len(value)],
-                value,
-                _CRLF,
-            )
-        )
-    except IndexError:
-        return b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
-            _SET_HEADER, len(key), key, len(value), value
-        )
+    """Return the wire bytes of ``SET key value``, as hiredis packs them."""
+    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+        len(key), key, len(value), value
+    )

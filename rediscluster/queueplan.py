@@ -15,14 +15,19 @@ from __future__ import annotations
 from array import array
 from typing import Optional
 
-from .batch import NodeBatch, QueuedCommand, WireContext
+from .batch import NodeBatch, QueuedCommand, WireContext, options_of
+from .replies import READ_OPTIONS
 from .topology import ClusterNode, SlotTable
 
 
 class NodeQueue:
-    """The queued commands of one node: positions, commands and wire bytes."""
+    """The queued commands of one node: positions, commands and wire bytes.
 
-    __slots__ = ("node", "indices", "commands", "payload")
+    ``read_options`` is set once a command with an option that changes how
+    its reply is read (see ``READ_OPTIONS``) joins the queue.
+    """
+
+    __slots__ = ("node", "indices", "commands", "payload", "read_options")
 
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
@@ -30,12 +35,13 @@ class NodeQueue:
         self.indices = array("q")
         self.commands: list[QueuedCommand] = []
         self.payload = bytearray()
+        self.read_options = False
 
 
 class QueuePlan:
     """Per-node batches of a pipeline's queue, built for one slot map.
 
-    Callers on the hot path look up ``queues`` by ``id(node)`` themselves and
+    Callers on the hot path look up ``queues`` by node themselves and
     call ``open_queue`` for a node seen first; ``add`` does both.
     """
 
@@ -44,13 +50,14 @@ class QueuePlan:
     def __init__(self, table: SlotTable) -> None:
         self.table = table
         self.primaries = table.primaries
-        self.queues: dict[int, NodeQueue] = {}
+        # Keyed by the node itself: ClusterNode hashes by identity.
+        self.queues: dict[ClusterNode, NodeQueue] = {}
 
     def open_queue(self, node: ClusterNode) -> NodeQueue:
         """Return node's queue, new if the plan has none yet."""
-        queue = self.queues.get(id(node))
+        queue = self.queues.get(node)
         if queue is None:
-            queue = self.queues[id(node)] = NodeQueue(node)
+            queue = self.queues[node] = NodeQueue(node)
         return queue
 
     def add(
@@ -61,6 +68,9 @@ class QueuePlan:
         queue.indices.append(position)
         queue.commands.append(command)
         queue.payload += packed
+        options = options_of(command)
+        if options and not READ_OPTIONS.isdisjoint(options):
+            queue.read_options = True
 
     def batches(self, context: Optional[WireContext]) -> list[NodeBatch]:
         """Return one packed batch per node, ordered by node address."""
@@ -70,6 +80,7 @@ class QueuePlan:
                 context,
                 indices=queue.indices,
                 commands=queue.commands,
+                plain_reads=not queue.read_options,
                 _payload=[queue.payload],
             )
             for queue in self.queues.values()
