@@ -53,14 +53,25 @@ class SerialExecutor:
             return
         for batch in batches:
             batch.pack()
-        try:
-            for batch in batches:
-                batch.send()
-            receive_as_ready(batches)
-        except BaseException:
-            for batch in batches:
-                batch.abandon()
-            raise
+        _send_then_receive(batches)
+
+
+def _send_then_receive(batches: Sequence[NodeBatch]) -> None:
+    """Take each packed batch's connection and write it, in the order given,
+    then read every batch's replies as they arrive.
+
+    Each write follows its own connection's acquire, so the first round trip
+    starts before the later connections are taken. Callers pass the batches
+    in node order, the order every pipeline takes connections in.
+    """
+    try:
+        for batch in batches:
+            batch.send()
+        receive_as_ready(batches)
+    except BaseException:
+        for batch in batches:
+            batch.abandon()
+        raise
 
 
 class _Latch:
@@ -156,7 +167,9 @@ class ThreadedExecutor:
     def run(self, batches: Sequence[NodeBatch]) -> None:
         """Run the batches, every large batch but one on a worker.
 
-        The caller first takes every batch's connection, in node order. It then
+        Without a large batch, the caller runs them all as SerialExecutor
+        does. Otherwise it first takes every batch's connection, in node
+        order. It then
         writes its own batches, the small ones first so that their round trips
         start before a large write, and reads their replies in the order they
         arrive. A worker task that no worker has picked up by then runs on the
@@ -169,6 +182,9 @@ class ThreadedExecutor:
         for batch in batches:
             batch.pack()
         small = [b for b in batches if b.payload_size < LARGE_BATCH_BYTES]
+        if len(small) == len(batches):
+            _send_then_receive(batches)  # nothing for a worker
+            return
         large = [b for b in batches if b.payload_size >= LARGE_BATCH_BYTES]
         latch = _Latch(max(0, len(large) - 1))
         tasks = [_Task(batch, latch) for batch in large[1:]]
