@@ -41,9 +41,12 @@ no client pays for the garbage of the one before it.
 The limit column is measured in the same run. In latency scenarios (S1, S2,
 S6) it is one PING round trip of ``redis.Redis`` to a node (the slowest one
 in S2), and in S7 the same GETs sent by ``redis.Redis`` straight to each
-key's owner. In throughput scenarios (S3-S5, S8-S10) the commands are
-packed with hiredis before the clock starts, written to raw sockets of the
-owning nodes, and the replies are only counted with a hiredis ``Reader``.
+key's owner. S7 runs each client and the limit in a child process that
+holds only that client, because a GET's time is mostly waiting for a
+wake-up, which the other clients' threads in a shared process changed. In
+throughput scenarios (S3-S5, S8-S10) the commands are packed with hiredis
+before the clock starts, written to raw sockets of the owning nodes, and
+the replies are only counted with a hiredis ``Reader``.
 S9's limit is that on one thread. S10 measures each client in a child
 process as the rise of ``ru_maxrss`` over its baseline after import and
 connect.

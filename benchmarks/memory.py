@@ -37,7 +37,8 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _child_peer(name: str, target: Target) -> Any:
+def child_peer(name: str, target: Target) -> Any:
+    """Connect and return the peer called ``name``, in a child process."""
     from benchmarks import peers
 
     factories = {
@@ -54,7 +55,7 @@ def measure_child(name: str, count: int, target: Target) -> dict[str, int]:
     keys = [f"bench:S10:{number}" for number in range(count)]
     if name == LIMIT:
         return _measure_raw(keys, target)
-    peer = _child_peer(name, target)
+    peer = child_peer(name, target)
     try:
         peer.set_pipeline(keys[:1], b"v")
         baseline = peak_kib()

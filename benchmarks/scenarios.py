@@ -1,7 +1,8 @@
 """Scenarios S1-S8: pipelines of SETs, single GETs and a cross-slot MGET.
 
 Each scenario opens every peer, checks one run's replies, then times all
-peers and the limit in turns (see ``timing.median_seconds``). Figures are
+peers and the limit in turns (see ``timing.median_seconds``); S7 times each
+of them in a child process of its own (see ``isolated``). Figures are
 milliseconds per pipeline, per loop of GETs, or per MGET.
 """
 
@@ -16,6 +17,7 @@ from redis.crc import key_slot
 
 from benchmarks import cluster as bench_cluster
 from benchmarks.context import Bench
+from benchmarks.isolated import median_in_children
 from benchmarks.limits import Address, RawPipeline, ping_action
 from benchmarks.peers import RC_THREADS_ON, Peer
 from benchmarks.results import Result
@@ -147,7 +149,10 @@ def _result(
 
 
 def run_gets(bench: Bench) -> Result:
-    """S7: single GETs one at a time, against redis.Redis on the owning node."""
+    """S7: single GETs one at a time, against redis.Redis on the owning node.
+
+    Each client runs in a child process of its own (see ``isolated``).
+    """
     count = bench.plan.sizes["S7"]
     bench_cluster.set_delays(bench.cluster, (0.0,))
     target = bench_cluster.target(bench.cluster, direct=True)
@@ -155,13 +160,11 @@ def run_gets(bench: Bench) -> Result:
     with contextlib.ExitStack() as stack:
         peers = bench.open_peers(target, stack)
         peers[RC_THREADS_ON].set_pipeline(keys, VALUE)  # type: ignore[union-attr]
-        actions = {
-            name: _bind(_get_each, peer.get, keys)
-            for name, peer in peers.items()
-            if peer is not None
-        }
-        actions["limit"] = _direct_gets(owner_map(peers, keys), keys, stack)
-        medians = median_seconds(actions, bench.plan.repeats["S7"])
+        for peer in peers.values():
+            if peer is not None:
+                _get_each(peer.get, keys)  # every client reads every key
+    installed = [name for name, peer in peers.items() if peer is not None]
+    medians = median_in_children(installed, count, target, bench.plan.repeats["S7"])
     return _result("S7", f"{count:,} single GETs, loopback", peers, medians,
                    "redis.Redis to the owner", unit=f"ms / {count:,} GETs")
 

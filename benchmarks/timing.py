@@ -23,16 +23,32 @@ def median_seconds(
     order. With it, the two were within 3%, so the first one had been paying
     for the garbage that the actions before it left.
     """
-    samples: dict[str, list[float]] = {name: [] for name in actions}
-    names = list(actions)
-    for round_number in range(warmup + repeats):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
-            action = actions[name]
+
+    def timed(action: Action) -> Callable[[], float]:
+        def run() -> float:
             gc.collect()
             started = time.perf_counter()
             action()
-            elapsed = time.perf_counter() - started
+            return time.perf_counter() - started
+
+        return run
+
+    return median_reported(
+        {name: timed(action) for name, action in actions.items()}, repeats, warmup
+    )
+
+
+def median_reported(
+    runs: dict[str, Callable[[], float]], repeats: int, warmup: int = 2
+) -> dict[str, float]:
+    """Call each run in the turns ``median_seconds`` uses; return the median of
+    the seconds each call reports, warm-up calls left out."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for round_number in range(warmup + repeats):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds = runs[name]()
             if round_number >= warmup:
-                samples[name].append(elapsed)
+                samples[name].append(seconds)
     return {name: statistics.median(times) for name, times in samples.items()}
