@@ -488,3 +488,33 @@ def test_watch_skips_plan(rc: rediscluster.RedisCluster) -> None:
         pipe.set("{v}:a", "1")
     assert pipe.execute() == [True]
     assert rc.get("{w}:a") == b"1"
+
+
+# The one-step paths and a closed client.
+
+QUEUE_CALLS: dict[str, Callable[[Any], Any]] = {
+    "set": lambda pipe: pipe.set("qp:closed", "v"),
+    "set_int": lambda pipe: pipe.set("qp:closed", 1),
+    "get": lambda pipe: pipe.get("qp:closed"),
+    "upper_incr": lambda pipe: pipe.execute_command("INCR", "qp:closed"),
+}
+
+
+@pytest.mark.parametrize("made", ["before_close", "after_close"])
+@pytest.mark.parametrize("name", sorted(QUEUE_CALLS))
+def test_closed_client_rejects_queueing(
+    rc: rediscluster.RedisCluster, cluster: LocalCluster, made: str, name: str
+) -> None:
+    # The general path rejects a command once the client is closed, so the
+    # one-step paths for learned commands must reject it too.
+    client = rediscluster.RedisCluster(startup_nodes=cluster.startup_nodes)
+    learn_set_and_get(client)
+    client.execute_command("INCR", "qp:warm")
+    assert "INCR" in client.router.first_key_only
+    pipe = client.pipeline() if made == "before_close" else None
+    client.close()
+    if pipe is None:
+        pipe = client.pipeline()
+    with pytest.raises(PipelineUsageError, match="client is closed"):
+        QUEUE_CALLS[name](pipe)
+    assert len(pipe) == 0
