@@ -259,7 +259,10 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         name = args[0]
         if plan is None or len(args) < 2:
             return False
-        if name not in self.client.router.first_key_only:
+        client = self.client
+        if client._closed:
+            return False  # the general path raises PipelineUsageError
+        if name not in client.router.first_key_only:
             return False
         if name in _UNSUPPORTED or not name.isupper():
             return False  # "move" is as unsupported as "MOVE"
@@ -292,7 +295,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         # _queue_single_key written out for SET, whose key position, name
         # and shape are known.
         plan = self._plan
-        if plan is None or args or kwargs:
+        if plan is None or args or kwargs or self.client._closed:
             return self._set_general(name, value, args, kwargs)
         if type(name) is str:
             key = name.encode()
