@@ -22,6 +22,7 @@ from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
     ConnectionError,
+    RedisError,
     ResponseError,
     TimeoutError,
 )
@@ -101,9 +102,10 @@ class Command:
 
 # A pipeline queues its most common commands (one key, first; no options) as
 # their bare argument tuple. A Command object per command took 0.13 us to
-# build, and the garbage collector traverses it while the queue grows: a
-# queue of 100,000 SETs took 0.5 us more per SET than with the collector
-# off. A tuple of strings and bytes is untracked at the first collection.
+# build. The garbage collector also traverses every Command while the queue
+# grows, so a queue of 100,000 SETs took 0.5 us more per SET than with the
+# collector off. A tuple of strings and bytes is untracked at the first
+# collection.
 QueuedCommand = Union[Command, tuple[Any, ...]]
 
 
@@ -150,7 +152,7 @@ class NodeBatch:
     asking: list[bool] = field(default_factory=list)
     packed: list[Optional[bytes]] = field(default_factory=list)
     # True when no command has an option that changes how its reply is
-    # read; None until a caller or _plain_reads() knows.
+    # read. None when unknown, and _plain_reads() then checks each command.
     plain_reads: Optional[bool] = None
     outcomes: list[Any] = field(default_factory=list)
     # False only when every outcome is known to be a plain reply.
@@ -226,6 +228,11 @@ class NodeBatch:
             self._finish([exc] * len(self.commands))
         except (ConnectionError, TimeoutError, OSError) as exc:
             self._finish([Lost(exc, sent=False)] * len(self.commands))
+        except RedisError as exc:
+            # For example, a rejected connection handshake. Raising it would
+            # abandon the round's batches that were already written, so the
+            # caller would never learn their outcomes.
+            self._finish([exc] * len(self.commands))
 
     def write(self) -> None:
         """Write the packed commands on the connection ``acquire`` took."""

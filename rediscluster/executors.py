@@ -169,11 +169,10 @@ class ThreadedExecutor:
 
         Without a large batch, the caller runs them all as SerialExecutor
         does. Otherwise it first takes every batch's connection, in node
-        order. It then
-        writes its own batches, the small ones first so that their round trips
-        start before a large write, and reads their replies in the order they
-        arrive. A worker task that no worker has picked up by then runs on the
-        caller.
+        order. It then writes its own batches, the small ones first so that
+        their round trips start before a large write, and reads their replies
+        in the order they arrive. A worker task that no worker has picked up
+        by then runs on the caller.
         """
         if len(batches) == 1:
             batches[0].run()

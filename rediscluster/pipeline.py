@@ -291,9 +291,9 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     def set(self, name: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         # redis-py 8's set() checks its option combinations on every call,
         # which took 1.6 us of the 3.5 us of a queued SET (timeit, Python
-        # 3.11); a SET without options has nothing to check. This path is
-        # _queue_single_key written out for SET, whose key position, name
-        # and shape are known.
+        # 3.11). A SET without options has nothing to check, so this path is
+        # _queue_single_key written out for SET, whose key position, name and
+        # shape are known.
         plan = self._plan
         if plan is None or args or kwargs or self.client._closed:
             return self._set_general(name, value, args, kwargs)
@@ -548,10 +548,18 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     ) -> Optional[list[NodeBatch]]:
         """Return the batches grouped at queue time, if the slot map is unchanged.
 
-        While a plan exists it holds every queued command.
+        While a plan exists it contains every queued command.
         """
         plan = self._plan
         if plan is None or plan.table is not self.client.topology.table:
+            return None
+        if plan.count() != len(commands):
+            # Only a bug breaks the invariant, and the execute-time grouping
+            # below then still sends every command.
+            logger.error(
+                "queue-time plan is missing %d of %d commands; regrouping them",
+                len(commands) - plan.count(), len(commands),
+            )
             return None
         return plan.batches(self.client.wire)
 

@@ -72,6 +72,10 @@ class QueuePlan:
         if options and not READ_OPTIONS.isdisjoint(options):
             queue.read_options = True
 
+    def count(self) -> int:
+        """Return the number of commands in the plan."""
+        return sum(len(queue.indices) for queue in self.queues.values())
+
     def batches(self, context: Optional[WireContext]) -> list[NodeBatch]:
         """Return one packed batch per node, ordered by node address."""
         batches = [

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
 from redis.retry import Retry
 
 import rediscluster
@@ -137,6 +139,53 @@ def test_no_free_connection_second_node(cluster: LocalCluster) -> None:
             else:
                 assert result is True
         assert in_use(rc) == 0
+    finally:
+        rc.close()
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_rejected_handshake_other_nodes_run(
+    cluster: LocalCluster, use_threads: bool
+) -> None:
+    # The last node in connection order rejects new connections with an
+    # error reply. Its commands fail with that error, and the other nodes'
+    # batches, already written by then, are read as usual.
+    rc = rediscluster.RedisCluster(startup_nodes=cluster.startup_nodes)
+    try:
+        keys = spread_keys(rc, 30)
+        nodes = {rc.get_node_from_key(k).name: rc.get_node_from_key(k) for k in keys}
+        last = nodes[max(nodes, key=lambda name: (name.split(":")[0],
+                                                  int(name.split(":")[1])))]
+        pool = last.pool
+        while pool.idle:
+            pool.discard(pool.acquire())  # so the pipeline opens a connection
+        make_connection = pool._factory
+
+        def rejected() -> Any:
+            connection = make_connection()
+
+            def connect() -> None:
+                raise ResponseError("handshake rejected by the test")
+
+            connection.connect = connect
+            return connection
+
+        pool._factory = rejected
+        pipe = rc.pipeline(use_threads=use_threads)
+        for key in keys:
+            pipe.set(key, key)
+        results = pipe.execute(raise_on_error=False)
+        pool._factory = make_connection
+        for key, result in zip(keys, results):
+            if rc.get_node_from_key(key) is last:
+                assert isinstance(result, ResponseError)
+                assert "handshake rejected" in str(result)
+            else:
+                assert result is True
+        assert in_use(rc) == 0
+        assert [rc.get(k) for k in keys if rc.get_node_from_key(k) is not last] == [
+            k.encode() for k in keys if rc.get_node_from_key(k) is not last
+        ]
     finally:
         rc.close()
 

@@ -24,6 +24,7 @@ from redis.exceptions import DataError, ResponseError
 
 import rediscluster
 from rediscluster import CrossSlotError, PipelineUsageError
+from rediscluster.batch import Command
 from rediscluster.testing import LocalCluster
 
 # With 30 keys over 3 masters, each master's batch of SETs with this value
@@ -383,6 +384,23 @@ def test_plan_stopped_midway_keeps_order(rc: rediscluster.RedisCluster) -> None:
     expected = [True] * 11 + [v for _ in keys[11:] for v in (True, b"after")]
     assert pipe.execute() == expected
     assert [rc.get(key) for key in keys[:11]] == [b"before"] * 10 + [b"view"]
+
+
+def test_plan_missing_command_regrouped(
+    rc: rediscluster.RedisCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A command appended past the plan breaks the plan's invariant; execute()
+    # notices, logs it and groups the whole queue itself.
+    learn_set_and_get(rc)
+    keys = keys_on_every_master(rc)
+    pipe = rc.pipeline()
+    for key in keys[:-1]:
+        pipe.set(key, "planned")
+    pipe.command_stack.append(Command.first_key(("SET", keys[-1], "unplanned")))
+    with caplog.at_level("ERROR", logger="rediscluster.pipeline"):
+        assert pipe.execute() == [True] * len(keys)
+    assert "plan is missing 1 of 30 commands" in caplog.text
+    assert rc.get(keys[-1]) == b"unplanned"
 
 
 def test_error_in_planned_round_names_command(
