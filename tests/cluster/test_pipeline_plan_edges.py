@@ -9,14 +9,26 @@ threads, and compare every result with the same commands run one by one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from redis._parsers.hiredis import _HiredisParser
 
 import rediscluster
 from rediscluster import PipelineUsageError
-from rediscluster.testing import LocalCluster
+from rediscluster.testing import LocalCluster, ServerNode
+from tests.cluster.test_redirects import (
+    KEY,
+    OTHER_KEY,
+    migrate_keys,
+    move_slot,
+    owners,
+    start_migration,
+)
+
+__all__ = ["owners"]  # a fixture, used by name
 
 
 def learn_positions(rc: rediscluster.RedisCluster) -> None:
@@ -35,8 +47,13 @@ def keys_on_every_master(rc: rediscluster.RedisCluster, count: int = 30) -> list
 
 
 def in_use(rc: rediscluster.RedisCluster) -> dict[str, int]:
-    """Return the connections taken from each node's pool and not given back."""
+    """Return the number of connections in use in each node's pool."""
     return {node.name: node.pool.in_use for node in rc.topology.nodes()}
+
+
+def redirect_count(pipe: Any) -> int:
+    """Return the MOVED and ASK replies the pipeline's last execute() got."""
+    return sum(stats.redirects for stats in pipe.last_stats.values())
 
 
 # A client closed while a pipeline exists.
@@ -62,3 +79,167 @@ def test_closed_client_rejects_queueing(cluster: LocalCluster, call: str) -> Non
     with pytest.raises(PipelineUsageError, match="client is closed"):
         QUEUE_CALLS[call](pipe)
     assert len(pipe) == 0
+
+
+# Slots that move between queueing and execute().
+
+
+def queue_mixed(pipe: Any, others: list[str]) -> list[Any]:
+    """Queue tuple-path commands on KEY and OTHER_KEY around SETs of others.
+
+    Returns the results the commands must produce.
+    """
+    pipe.get(KEY).set(KEY, "after").incr(OTHER_KEY).hset(OTHER_KEY + "h", "f", "v")
+    for key in others:
+        pipe.set(key, key)
+    pipe.get(KEY).execute_command("INCRBY", OTHER_KEY, 2).get(OTHER_KEY)
+    expected: list[Any] = [b"before", True, 1, 1]
+    expected += [True] * len(others)
+    expected += [b"after", 3, b"3"]
+    return expected
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_slot_moved_after_queueing(
+    cluster: LocalCluster,
+    rc: rediscluster.RedisCluster,
+    owners: tuple[ServerNode, ServerNode],
+    use_threads: bool,
+) -> None:
+    source, target = owners
+    learn_positions(rc)
+    others = keys_on_every_master(rc)
+    rc.set(KEY, "before")
+    pipe = rc.pipeline(use_threads=use_threads)
+    expected = queue_mixed(pipe, others)
+    assert all(type(entry) is tuple for entry in pipe.command_stack)
+
+    move_slot(cluster, source, target, rc.keyslot(KEY))
+
+    assert pipe._planned_batches(pipe.command_stack) is not None
+    assert pipe.execute() == expected
+    # Each of the 7 commands in the moved slot got one MOVED.
+    assert redirect_count(pipe) == 7
+    assert rc.get(KEY) == b"after"
+    assert rc.get(OTHER_KEY) == b"3"
+    assert rc.topology.table.primary_for(rc.keyslot(KEY)).port == target.port
+    assert set(in_use(rc).values()) == {0}
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_ask_in_planned_round(
+    cluster: LocalCluster,
+    rc: rediscluster.RedisCluster,
+    owners: tuple[ServerNode, ServerNode],
+    use_threads: bool,
+) -> None:
+    # KEY is on the target and OTHER_KEY still on the source. The planned
+    # round goes to the source, which replies ASK for every key it lacks,
+    # so a new key in the slot is created on the target.
+    source, target = owners
+    learn_positions(rc)
+    others = keys_on_every_master(rc)
+    rc.set(KEY, "before")
+    rc.set(OTHER_KEY, "0")
+    start_migration(source, target, rc.keyslot(KEY))
+    migrate_keys(source, target, [KEY])
+    pipe = rc.pipeline(use_threads=use_threads)
+    expected = queue_mixed(pipe, others)
+    pipe.set(KEY + "new", "n").get(KEY + "new")
+    expected += [True, b"n"]
+
+    assert pipe.execute() == expected
+    # ASK for the 3 commands on KEY, the 2 on the new key and the HSET,
+    # whose hash does not exist on the source either.
+    assert redirect_count(pipe) == 6
+    assert rc.get(KEY) == b"after"
+    assert rc.get(KEY + "new") == b"n"
+    assert rc.get(OTHER_KEY) == b"3"
+    assert set(in_use(rc).values()) == {0}
+
+
+# A KeyboardInterrupt while replies are read.
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+@pytest.mark.parametrize("count", [30, 300], ids=["in-order", "polled"])
+def test_interrupted_read_frees_connections(
+    rc: rediscluster.RedisCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    use_threads: bool,
+    count: int,
+) -> None:
+    learn_positions(rc)
+    keys = keys_on_every_master(rc, count)
+    original = _HiredisParser.read_from_socket
+    reads = []
+
+    def interrupted(parser: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(parser)
+        if len(reads) == 2:
+            raise KeyboardInterrupt
+        return original(parser, *args, **kwargs)
+
+    monkeypatch.setattr(_HiredisParser, "read_from_socket", interrupted)
+    pipe = rc.pipeline(use_threads=use_threads)
+    for key in keys:
+        pipe.set(key, "first").get(key)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.execute()
+    monkeypatch.setattr(_HiredisParser, "read_from_socket", original)
+
+    assert set(in_use(rc).values()) == {0}
+    assert len(pipe) == 0
+    # The interrupted replies must not shift into the next pipeline's.
+    for key in keys:
+        pipe.set(key, "second").get(key)
+    assert pipe.execute() == [True, b"second"] * len(keys)
+    assert set(in_use(rc).values()) == {0}
+
+
+# Bounded pools shared by threads.
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+@pytest.mark.parametrize("size", [10, 30_000], ids=["small", "large"])
+def test_one_connection_pools_many_threads(
+    cluster: LocalCluster, use_threads: bool, size: int
+) -> None:
+    client = rediscluster.RedisCluster(
+        startup_nodes=cluster.startup_nodes,
+        max_connections=1,
+        pool_timeout=10,
+        pipeline_use_threads=use_threads,
+    )
+    try:
+        learn_positions(client)
+        failures: list[str] = []
+
+        def run_pipelines(thread: int) -> None:
+            for number in range(20):
+                pipe = client.pipeline()
+                expected: list[Any] = []
+                for key in (f"edge:{thread}:{n}" for n in range(12)):
+                    value = f"{thread}:{number}:" + "v" * size
+                    pipe.set(key, value).get(key)
+                    expected += [True, value.encode()]
+                try:
+                    results = pipe.execute()
+                except Exception as exc:  # reported by the assert below
+                    failures.append(f"thread {thread}: {exc!r}")
+                    return
+                if results != expected:
+                    failures.append(f"thread {thread}, pipeline {number}: wrong")
+
+        threads = [
+            threading.Thread(target=run_pipelines, args=(n,)) for n in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert set(in_use(client).values()) == {0}
+        assert max(node.pool.created for node in client.topology.nodes()) == 1
+    finally:
+        client.close()
