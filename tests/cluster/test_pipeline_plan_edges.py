@@ -17,7 +17,7 @@ import pytest
 from redis._parsers.hiredis import _HiredisParser
 
 import rediscluster
-from rediscluster import PipelineUsageError
+from rediscluster import CrossSlotError, PipelineUsageError
 from rediscluster.testing import LocalCluster, ServerNode
 from tests.cluster.test_redirects import (
     KEY,
@@ -243,3 +243,30 @@ def test_one_connection_pools_many_threads(
         assert max(node.pool.created for node in client.topology.nodes()) == 1
     finally:
         client.close()
+
+
+# WATCH after commands were queued.
+
+
+def test_watch_after_cross_slot_queue(rc: rediscluster.RedisCluster) -> None:
+    # After watch(), execute() runs the queue as one MULTI/EXEC on the
+    # watched slot's node, so commands queued before it in other slots can
+    # never run there. The mistake must show at watch(), not as a MOVED
+    # loop that ends in "the cluster is resharding or misconfigured".
+    learn_positions(rc)
+    pipe = rc.pipeline()
+    pipe.set("{a}1", "x").set("{b}1", "y")
+    with pytest.raises(CrossSlotError, match="watch"):
+        pipe.watch("{a}1")
+    assert not pipe._watching
+    assert pipe.execute() == [True, True]
+    assert set(in_use(rc).values()) == {0}
+
+
+def test_watch_after_same_slot_queue(rc: rediscluster.RedisCluster) -> None:
+    learn_positions(rc)
+    pipe = rc.pipeline()
+    pipe.set("{a}1", "x").get("{a}1")
+    assert pipe.watch("{a}1") is True
+    assert pipe.execute() == [True, b"x"]
+    assert set(in_use(rc).values()) == {0}
