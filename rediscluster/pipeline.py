@@ -39,6 +39,7 @@ from .batch import (
     as_commands,
 )
 from .exceptions import (
+    CrossSlotError,
     OutcomeUnknownError,
     PipelineUsageError,
     TooManyRedirectsError,
@@ -411,10 +412,32 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
 
     def watch(self, *names: Any) -> bool:  # type: ignore[override]
         """WATCH keys of one slot on a connection this pipeline keeps."""
+        if self.command_stack and not self._watching:
+            self._check_queued_slots(names)
         result = super().watch(*names)
         # Commands now run at once, and after multi() as one transaction.
         self._stop_plan()
         return result
+
+    def _check_queued_slots(self, names: tuple[Any, ...]) -> None:
+        """Raise CrossSlotError if a queued command is not in the slot of names.
+
+        execute() after watch() sends the queue as one transaction to the
+        watched slot's node, where commands of other slots get MOVED.
+        """
+        watched = self.client.router.slot(("WATCH", *names))
+        self._stop_plan()  # queued tuples become Commands with their slot
+        for position, entry in enumerate(self.command_stack):
+            slot = entry.slot  # type: ignore[union-attr]
+            if slot is None or watched is None or slot == watched:
+                continue
+            raise CrossSlotError(
+                f"command #{position + 1} ({describe(args_of(entry))}) is "
+                f"queued in hash slot {slot}, but watch() keys are in slot "
+                f"{watched}; execute() runs a watched queue as one transaction "
+                f"on one node, so call watch() before queuing, or give all "
+                f"keys one hash tag such as {{user1}}"
+            )
 
     def multi(self) -> None:
         """Start queuing the transaction after watch()."""
