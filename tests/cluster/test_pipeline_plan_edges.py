@@ -270,3 +270,23 @@ def test_watch_after_same_slot_queue(rc: rediscluster.RedisCluster) -> None:
     assert pipe.watch("{a}1") is True
     assert pipe.execute() == [True, b"x"]
     assert set(in_use(rc).values()) == {0}
+
+
+# Command names given as bytes.
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_bytes_command_names_routed(
+    rc: rediscluster.RedisCluster, use_threads: bool
+) -> None:
+    # redis-py sends b"SET" as it sends "SET". Routed as keyless, such a
+    # command went to the default node and got MOVED until max_redirects.
+    keys = keys_on_every_master(rc, 12)
+    pipe = rc.pipeline(use_threads=use_threads)
+    for key in keys:
+        pipe.execute_command(b"SET", key, key).execute_command(b"GET", key)
+    # redis-py finds no reply callback for a bytes name, so SET gives b"OK".
+    assert pipe.execute() == [v for k in keys for v in (b"OK", k.encode())]
+    for key in keys:
+        assert rc.execute_command(b"GET", key) == key.encode()
+    assert redirect_count(pipe) == 0
