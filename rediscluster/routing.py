@@ -97,6 +97,9 @@ class CommandRouter:
             return _script_keys(name, args)
         if name.startswith(_KEYLESS_PREFIXES) or len(args) < 2:
             return []
+        if isinstance(args[0], bytes):
+            # redis-py's parser looks names up as str only.
+            args = (args[0].decode(), *args[1:])
         if isinstance(args[1], (int, float)) and not isinstance(args[1], bool):
             # redis-py's parser lower-cases the second argument to look up a
             # subcommand, which fails on numbers (WAIT 1 100 on Redis 7+).
