@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from redis._parsers.hiredis import _HiredisParser
 
 import rediscluster
@@ -290,3 +292,58 @@ def test_bytes_command_names_routed(
     for key in keys:
         assert rc.execute_command(b"GET", key) == key.encode()
     assert redirect_count(pipe) == 0
+
+
+# Random queues of fast-path commands.
+
+KEY_TEXT = st.text(alphabet="ab{}é:", max_size=8)
+VALUE_SIZES = st.sampled_from([0, 1, 1022, 1023, 1024, 1025])
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "set_text", "get", "append", "strlen", "getdel"]),
+        KEY_TEXT,
+        VALUE_SIZES,
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def apply(target: Any, operation: str, key: str, size: int) -> Any:
+    """Queue an operation on a pipeline or run it on the client."""
+    if operation == "set":
+        return target.set(key, b"\xff" * size)
+    if operation == "set_text":
+        # "é" is 2 bytes in UTF-8, so the header is sized in bytes, not chars.
+        return target.set(key, "é" * size)
+    if operation == "get":
+        return target.get(key)
+    if operation == "append":
+        return target.append(key, "x" * size)
+    if operation == "strlen":
+        return target.strlen(key)
+    return target.getdel(key)
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_random_queues_match_client(
+    rc: rediscluster.RedisCluster, use_threads: bool
+) -> None:
+    learn_positions(rc)
+    rc.append("edge:warm", "x")
+    rc.strlen("edge:warm")
+    rc.getdel("edge:warm")
+    assert {"APPEND", "STRLEN", "GETDEL"} <= rc.router.first_key_only
+
+    @settings(max_examples=40, deadline=None, database=None)
+    @given(operations=OPERATIONS)
+    def check(operations: list[tuple[str, str, int]]) -> None:
+        pipe = rc.pipeline(use_threads=use_threads)
+        expected = []
+        for operation, key, size in operations:
+            apply(pipe, operation, f"p:{key}", size)
+            expected.append(apply(rc, operation, f"c:{key}", size))
+        assert pipe.execute() == expected
+        assert set(in_use(rc).values()) == {0}
+
+    check()
