@@ -347,3 +347,38 @@ def test_random_queues_match_client(
         assert set(in_use(rc).values()) == {0}
 
     check()
+
+
+@pytest.mark.parametrize("use_threads", [True, False])
+def test_interrupted_idle_check_frees_connection(
+    rc: rediscluster.RedisCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    use_threads: bool,
+) -> None:
+    # A signal arriving while the pool polls an idle connection for
+    # staleness raises KeyboardInterrupt there, after the connection left
+    # the idle list and before the batch holds it.
+    learn_positions(rc)
+    keys = keys_on_every_master(rc)
+    original = rediscluster.pool._is_stale
+    checks = []
+
+    def interrupted(connection: Any) -> bool:
+        checks.append(connection)
+        if len(checks) == 2:
+            raise KeyboardInterrupt
+        return original(connection)
+
+    monkeypatch.setattr(rediscluster.pool, "_is_stale", interrupted)
+    pipe = rc.pipeline(use_threads=use_threads)
+    for key in keys:
+        pipe.set(key, "v")
+    with pytest.raises(KeyboardInterrupt):
+        pipe.execute()
+    monkeypatch.setattr(rediscluster.pool, "_is_stale", original)
+
+    assert set(in_use(rc).values()) == {0}
+    # Batches written before the interrupt ran, so only later replies count.
+    for key in keys:
+        pipe.set(key, "w").get(key)
+    assert pipe.execute() == [True, b"w"] * len(keys)
