@@ -96,7 +96,13 @@ class NodePool:
         self._check_pid()
         connection = self._take_or_reserve()
         while connection is not None:
-            if not _is_stale(connection):
+            try:
+                stale = _is_stale(connection)
+            except BaseException:
+                # Only polled, never read or written, so it is still clean.
+                self.release(connection)
+                raise
+            if not stale:
                 return connection
             logger.debug("closed a stale idle connection to %s", self.address)
             connection.disconnect()
