@@ -281,8 +281,8 @@ def test_watch_after_same_slot_queue(rc: rediscluster.RedisCluster) -> None:
 def test_bytes_command_names_routed(
     rc: rediscluster.RedisCluster, use_threads: bool
 ) -> None:
-    # redis-py sends b"SET" as it sends "SET". Routed as keyless, such a
-    # command went to the default node and got MOVED until max_redirects.
+    # redis-py sends b"SET" as it sends "SET", so the router must find its
+    # key too; routed as keyless, it would get MOVED until max_redirects.
     keys = keys_on_every_master(rc, 12)
     pipe = rc.pipeline(use_threads=use_threads)
     for key in keys:

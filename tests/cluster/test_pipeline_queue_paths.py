@@ -520,7 +520,7 @@ QUEUE_CALLS: dict[str, Callable[[Any], Any]] = {
 
 @pytest.mark.parametrize("made", ["before_close", "after_close"])
 @pytest.mark.parametrize("name", sorted(QUEUE_CALLS))
-def test_closed_client_rejects_queueing(
+def test_closed_client_rejects_fast_paths(
     rc: rediscluster.RedisCluster, cluster: LocalCluster, made: str, name: str
 ) -> None:
     # The general path rejects a command once the client is closed, so the
