@@ -32,8 +32,8 @@ from .packing import pack_batch
 from .replies import (
     FASTER_CALLBACKS,
     PLAIN_REPLIES,
-    READ_OPTIONS,
     FastReader,
+    changes_reading,
     convert_reply,
     fast_reader,
 )
@@ -337,13 +337,7 @@ class NodeBatch:
     def _plain_reads(self) -> bool:
         if self.plain_reads is not None:
             return self.plain_reads
-        for command in self.commands:
-            if type(command) is tuple:
-                continue
-            options = command.options  # type: ignore[union-attr]
-            if options and not READ_OPTIONS.isdisjoint(options):
-                return False
-        return True
+        return not any(changes_reading(options_of(c)) for c in self.commands)
 
     def _read_fast(self, reader: FastReader, outcomes: list[Any]) -> bool:
         """Read every reply into outcomes; return whether any is an error."""

@@ -77,12 +77,13 @@ _BULK_HEADERS = tuple(b"$%d\r\n" % length for length in range(1024))
 # SET key value is b"".join((SET_KEY_HEADERS[len(key)], key,
 # VALUE_HEADERS[len(value)], value, CRLF)) for a key and a value under 1 KiB;
 # longer ones raise IndexError there and need ``pack_set``.
-SET_KEY_HEADERS = tuple(b"*3\r\n$3\r\nSET\r\n" + header for header in _BULK_HEADERS)
+_SET_HEADER = b"*3\r\n$3\r\nSET\r\n"
+SET_KEY_HEADERS = tuple(_SET_HEADER + header for header in _BULK_HEADERS)
 VALUE_HEADERS = tuple(CRLF + header for header in _BULK_HEADERS)
 
 
 def pack_set(key: bytes, value: bytes) -> bytes:
     """Return the wire bytes of ``SET key value``, as hiredis packs them."""
-    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
-        len(key), key, len(value), value
+    return b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+        _SET_HEADER, len(key), key, len(value), value
     )

@@ -576,12 +576,13 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
         plan = self._plan
         if plan is None or plan.table is not self.client.topology.table:
             return None
-        if plan.count() != len(commands):
+        missing = len(commands) - plan.count()
+        if missing:
             # Only a bug breaks the invariant, and the execute-time grouping
             # below then still sends every command.
             logger.error(
                 "queue-time plan is missing %d of %d commands; regrouping them",
-                len(commands) - plan.count(), len(commands),
+                missing, len(commands),
             )
             return None
         return plan.batches(self.client.wire)

@@ -16,7 +16,7 @@ from array import array
 from typing import Optional
 
 from .batch import NodeBatch, QueuedCommand, WireContext, options_of
-from .replies import READ_OPTIONS
+from .replies import changes_reading
 from .topology import ClusterNode, SlotTable
 
 
@@ -68,8 +68,7 @@ class QueuePlan:
         queue.indices.append(position)
         queue.commands.append(command)
         queue.payload += packed
-        options = options_of(command)
-        if options and not READ_OPTIONS.isdisjoint(options):
+        if changes_reading(options_of(command)):
             queue.read_options = True
 
     def count(self) -> int:

@@ -33,6 +33,11 @@ PLAIN_REPLIES = frozenset({bytes, str, int, float, type(None)})
 READ_OPTIONS = frozenset({"NEVER_DECODE", "EMPTY_RESPONSE"})
 
 
+def changes_reading(options: dict[str, Any]) -> bool:
+    """Tell whether a command's options include one of ``READ_OPTIONS``."""
+    return bool(options) and not READ_OPTIONS.isdisjoint(options)
+
+
 class FastReader:
     """Takes whole replies from one connection's hiredis reader."""
 
