@@ -12,7 +12,7 @@ that client. The parent takes turns as ``timing.median_seconds`` does, and
 each child collects its garbage before each timed loop.
 
 A child runs as ``python -m benchmarks.isolated PEER COUNT HOST:PORT REMAP``:
-it connects, prints ``ready``, then answers each ``run`` line on its input
+it connects, prints ``ready``, then replies to each ``run`` line on its input
 with the seconds that COUNT GETs took, until its input ends.
 """
 

@@ -204,7 +204,7 @@ class TransactionMixin:
 
     def _execute_transaction(self, raise_on_error: bool) -> list[Any]:
         # A transaction never groups at queue time, which is when bare
-        # argument tuples are queued, so its queue holds Commands only.
+        # argument tuples are queued, so its queue contains Commands only.
         commands = cast("list[Command]", self.command_stack)
         if not commands:
             return []

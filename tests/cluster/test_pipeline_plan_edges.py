@@ -86,11 +86,14 @@ def test_closed_client_rejects_queueing(cluster: LocalCluster, call: str) -> Non
 # Slots that move between queueing and execute().
 
 
-def queue_mixed(pipe: Any, others: list[str]) -> list[Any]:
-    """Queue tuple-path commands on KEY and OTHER_KEY around SETs of others.
-
-    Returns the results the commands must produce.
-    """
+def planned_pipeline(
+    rc: rediscluster.RedisCluster, use_threads: bool
+) -> tuple[Any, list[Any]]:
+    """Return a pipeline with tuple-path commands on KEY and OTHER_KEY queued
+    around SETs on every master, and the results they must produce."""
+    learn_positions(rc)
+    others = keys_on_every_master(rc)
+    pipe = rc.pipeline(use_threads=use_threads)
     pipe.get(KEY).set(KEY, "after").incr(OTHER_KEY).hset(OTHER_KEY + "h", "f", "v")
     for key in others:
         pipe.set(key, key)
@@ -98,7 +101,8 @@ def queue_mixed(pipe: Any, others: list[str]) -> list[Any]:
     expected: list[Any] = [b"before", True, 1, 1]
     expected += [True] * len(others)
     expected += [b"after", 3, b"3"]
-    return expected
+    assert all(type(entry) is tuple for entry in pipe.command_stack)
+    return pipe, expected
 
 
 @pytest.mark.parametrize("use_threads", [True, False])
@@ -109,12 +113,8 @@ def test_slot_moved_after_queueing(
     use_threads: bool,
 ) -> None:
     source, target = owners
-    learn_positions(rc)
-    others = keys_on_every_master(rc)
     rc.set(KEY, "before")
-    pipe = rc.pipeline(use_threads=use_threads)
-    expected = queue_mixed(pipe, others)
-    assert all(type(entry) is tuple for entry in pipe.command_stack)
+    pipe, expected = planned_pipeline(rc, use_threads)
 
     move_slot(cluster, source, target, rc.keyslot(KEY))
 
@@ -139,14 +139,11 @@ def test_ask_in_planned_round(
     # round goes to the source, which replies ASK for every key it lacks,
     # so a new key in the slot is created on the target.
     source, target = owners
-    learn_positions(rc)
-    others = keys_on_every_master(rc)
     rc.set(KEY, "before")
     rc.set(OTHER_KEY, "0")
     start_migration(source, target, rc.keyslot(KEY))
     migrate_keys(source, target, [KEY])
-    pipe = rc.pipeline(use_threads=use_threads)
-    expected = queue_mixed(pipe, others)
+    pipe, expected = planned_pipeline(rc, use_threads)
     pipe.set(KEY + "new", "n").get(KEY + "new")
     expected += [True, b"n"]
 
@@ -357,7 +354,7 @@ def test_interrupted_idle_check_frees_connection(
 ) -> None:
     # A signal arriving while the pool polls an idle connection for
     # staleness raises KeyboardInterrupt there, after the connection left
-    # the idle list and before the batch holds it.
+    # the idle list and before the batch has it.
     learn_positions(rc)
     keys = keys_on_every_master(rc)
     original = rediscluster.pool._is_stale
