@@ -48,7 +48,10 @@ class Child:
         first = self._read_line()
         if first != READY:
             self.close()
-            raise RuntimeError(f"the {name} child started with {first!r}")
+            raise RuntimeError(
+                f"the {name} benchmark child printed {first!r} instead of "
+                f"{READY!r}; its error output above says why"
+            )
 
     def time_once(self) -> float:
         """Ask the child for one timed loop; return its seconds."""
@@ -125,7 +128,9 @@ def main(argv: Sequence[str]) -> int:
         print(READY, flush=True)
         for line in sys.stdin:
             if line.strip() != "run":
-                raise ValueError(f"expected 'run', got {line!r}")
+                raise ValueError(
+                    f"invalid request {line!r}: the parent sends only 'run'"
+                )
             gc.collect()
             started = time.perf_counter()
             action()

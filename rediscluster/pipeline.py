@@ -165,7 +165,7 @@ class ClusterPipeline(TransactionMixin, redis.Redis):  # type: ignore[misc]
     MULTI/EXEC on the one node that serves their common hash slot.
     """
 
-    # Per-node grouping of the queue, while every command so far fitted it;
+    # Per-node grouping of the queue while every command so far fitted it.
     # None once one did not, and in transactions, WATCH and closed pipelines.
     _plan: Optional[QueuePlan]
 
