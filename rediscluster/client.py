@@ -459,6 +459,10 @@ class RedisCluster(ClusterNodeCommands, MultiKeyCommands, redis.Redis):
             raise _NodeFailure(node, exc, sent=sent) from exc
         except (ValueError, IndexError) as exc:
             node.pool.discard(connection)
+            if not sent:
+                # Packing failed (a str the client's encoding cannot encode,
+                # say), so the error is the caller's, not the reply's.
+                raise
             raise unreadable_reply(node.name, command_name(args), exc) from exc
         except BaseException:
             node.pool.discard(connection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -184,3 +185,22 @@ def test_db_zero_accepted(cluster: LocalCluster) -> None:
         assert client.ping() is True
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("fast_pack", [True, False], ids=["hiredis", "redis-py"])
+def test_unencodable_value_raises_encode_error(
+    cluster: LocalCluster, fast_pack: bool
+) -> None:
+    # A lone surrogate cannot be encoded as UTF-8. Nothing reaches the
+    # server, so the error is the caller's, as in a pipeline and in redis-py.
+    rc = RedisCluster(startup_nodes=cluster.startup_nodes)
+    try:
+        rc.delete("errors:unencodable")
+        if not fast_pack:
+            rc.wire = dataclasses.replace(rc.wire, fast_pack=False)
+        with pytest.raises(UnicodeEncodeError):
+            rc.set("errors:unencodable", "\udc80")
+        assert rc.exists("errors:unencodable") == 0
+        assert rc.set("errors:unencodable", "ok") is True
+    finally:
+        rc.close()
